@@ -1,0 +1,75 @@
+# 反诈自查助手 — the two commands are `make run` and `make test`.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+RASA := $(VENV)/bin/rasa
+export RASA_TELEMETRY_ENABLED := false
+export TF_CPP_MIN_LOG_LEVEL := 2
+export TF_INTRA_OP_PARALLELISM_THREADS ?= 1
+export TF_INTER_OP_PARALLELISM_THREADS ?= 1
+export PYTHONPATH := $(CURDIR)
+export RASA_PORT ?= 5005
+export ACTIONS_PORT ?= 5055
+export GATEWAY_PORT ?= 8080
+
+MODEL := models/current.tar.gz
+TRAINING_INPUTS := config.yml domain.yml $(shell find data bot/nlu bot/kb -type f \( -name '*.yml' -o -name '*.py' \) 2>/dev/null)
+BUILD_STAMP := build/.built
+
+.PHONY: run install build train test test-unit test-stories validate eval bench clean help
+.DEFAULT_GOAL := help
+
+help:
+	@echo "make run    – set up if needed, train if stale, run actions + Rasa + gateway"
+	@echo "make test   – the whole test suite"
+	@echo "make eval   – score on ../shared/eval (reports/eval.json)"
+	@echo "make bench  – latency / throughput (reports/bench.json)"
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	@test -x $(PY) || $$(scripts/find-python.sh) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade "pip==24.0"
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	RASA_TELEMETRY_ENABLED=false $(RASA) telemetry disable >/dev/null 2>&1 || true
+	touch $@
+
+install: $(VENV)/.installed
+
+# Generated NLU resources (jieba user dictionary, spaCy pipeline) from data/kb.
+$(BUILD_STAMP): $(VENV)/.installed $(shell find data/kb bot/nlu -type f 2>/dev/null)
+	$(PY) -m bot.nlu.jieba_dict build/jieba
+	@if [ -f bot/nlu/spacy_pipeline.py ]; then $(PY) -m bot.nlu.spacy_pipeline build/spacy_zh; fi
+	touch $@
+
+build: $(BUILD_STAMP)
+
+$(MODEL): $(BUILD_STAMP) $(TRAINING_INPUTS)
+	@mkdir -p models
+	$(RASA) train --fixed-model-name current --out models
+	@touch $@
+
+train: $(MODEL)
+
+validate: $(BUILD_STAMP)
+	$(RASA) data validate --fail-on-warnings
+
+run: $(MODEL)
+	$(PY) -m bot.stack
+
+test-unit: $(BUILD_STAMP)
+	$(PY) -m pytest -q tests
+
+test-stories: $(MODEL)
+	$(RASA) test core --stories tests/stories --model $(MODEL) --out reports/rasa-test --fail-on-prediction-errors
+
+test: $(MODEL)
+	$(PY) -m pytest -q tests
+	@if ls tests/stories/*.yml >/dev/null 2>&1; then $(MAKE) --no-print-directory test-stories; fi
+
+eval: $(MODEL)
+	$(PY) -m bot.evaluation
+
+bench: $(MODEL)
+	$(PY) -m bot.benchmark
+
+clean:
+	rm -rf build models reports .pytest_cache

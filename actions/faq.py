@@ -1,0 +1,271 @@
+"""Questions about scams, numbers and how to verify someone, answered from the KB."""
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Text, Tuple
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import texts
+from actions.render import bullet, hotline_line
+from actions.state import latest_entities, latest_text
+from bot.kb import KnowledgeBase, default_kb
+from bot.kb.indicators import extract_indicators
+from bot.kb.models import Hotline, NON_SCAM_TYPES
+from bot.kb.text import normalize
+
+# Types offered as buttons when the resident asks about scams in general (most reported first).
+MENU_TYPES = [
+    "police_impersonation", "brushing_rebate", "fake_investment", "romance_scam",
+    "customer_service_impersonation", "acquaintance_impersonation", "fake_loan", "phishing_sms",
+]
+KIND_ORDER = {"emergency": 0, "anti_fraud": 1, "report": 2, "app": 3}
+_SUFFIXES = ("诈骗", "骗局", "诈骗案")
+
+# Who the resident wants to verify → the KB type whose verify_tip answers it ("bank": own copy).
+WHO_PATTERNS: List[Tuple[str, re.Pattern]] = [
+    ("police_impersonation", re.compile(r"警察|警官|民警|公安|派出所|法院|法官|检察|公检法|医保|社保|政府")),
+    ("bank", re.compile(r"银行")),
+    ("fake_teacher", re.compile(r"老师|学校|班主任|校长|班级群")),
+    ("acquaintance_impersonation", re.compile(
+        r"亲戚|亲友|朋友|儿子|女儿|孙子|孙女|外孙|侄|外甥|领导|老板|上司|家人|同学|熟人|换脸|本人|老公|老婆")),
+    ("customer_service_impersonation", re.compile(r"客服|快递|淘宝|京东|拼多多|抖音|物流")),
+]
+
+
+def _alias_keys(kb: KnowledgeBase) -> List[Tuple[str, str]]:
+    """(normalised alias, type id), longest first, for every real scam type."""
+    keys = set()
+    for type_id, scam in kb.scam_types.items():
+        if type_id in NON_SCAM_TYPES:
+            continue
+        for alias in [scam.short_name, scam.name, *scam.aliases]:
+            alias = normalize(alias).strip().lower()
+            if len(alias) < 2:
+                continue
+            keys.add((alias, type_id))
+            for suffix in _SUFFIXES:
+                if alias.endswith(suffix) and len(alias) - len(suffix) >= 2:
+                    keys.add((alias[: -len(suffix)], type_id))
+    return sorted(keys, key=lambda kv: -len(kv[0]))
+
+
+def find_scam_type(kb: KnowledgeBase, text: str, entities: Sequence[dict] = ()) -> Optional[str]:
+    """The scam type the resident asks about: an entity `scam_type`, else its aliases,
+    else the type whose keywords the question names most often."""
+    for entity in entities:
+        if entity.get("entity") == "scam_type" and entity.get("value") in kb.scam_types:
+            if entity["value"] not in NON_SCAM_TYPES:
+                return entity["value"]
+    norm = normalize(text or "").lower()
+    if not norm:
+        return None
+    for alias, type_id in _alias_keys(kb):
+        if alias in norm:
+            return type_id
+    counts: Dict[str, int] = {}
+    for type_id, scam in kb.scam_types.items():
+        if type_id in NON_SCAM_TYPES:
+            continue
+        hits = sum(1 for k in scam.keywords if len(k) >= 2 and normalize(k).lower() in norm)
+        if hits:
+            counts[type_id] = hits
+    return max(counts, key=counts.get) if counts else None
+
+
+def explain_type(kb: KnowledgeBase, type_id: str) -> str:
+    scam = kb.scam_types[type_id]
+    lines = [texts.TYPE_HEADER.format(short_name=scam.short_name), scam.description.strip()]
+    flags = sorted(kb.flags_of(type_id), key=lambda f: -f.weight)
+    if flags:
+        lines.append(texts.TYPE_RECOGNISE)
+        lines.extend(bullet((f.description for f in flags), 4))
+    never = scam.advice.never or scam.advice.do_now
+    if never:
+        lines.append(texts.TYPE_NEVER)
+        lines.extend(bullet(never, 3))
+    if scam.verify_tip:
+        lines.append(texts.TYPE_VERIFY.format(tip=scam.verify_tip))
+    return "\n".join(lines)
+
+
+def type_menu(kb: KnowledgeBase) -> Tuple[str, List[dict]]:
+    menu = [t for t in MENU_TYPES if t in kb.scam_types]
+    others = [kb.scam_types[t].short_name for t in kb.scam_type_ids if t not in menu]
+    text = texts.TYPE_MENU
+    if others:
+        text += "\n还有：" + "、".join(others)
+    buttons = [
+        {"title": kb.scam_types[t].short_name,
+         "payload": '/ask_scam_type{"scam_type": "%s"}' % t}
+        for t in menu
+    ]
+    return text, buttons
+
+
+def sorted_hotlines(hotlines: Iterable[Hotline]) -> List[Hotline]:
+    return sorted(hotlines, key=lambda h: KIND_ORDER.get(h.kind, 9))
+
+
+def _number_in(number: str, norm: str) -> bool:
+    return re.search(rf"(?<!\d){re.escape(number)}(?!\d)", norm) is not None
+
+
+def official_numbers(kb: KnowledgeBase) -> Dict[str, str]:
+    """Numbers the KB knows as official → whose they are."""
+    numbers = {b.number: f"{b.name}客服" for b in kb.banks}
+    numbers.update({h.number: h.name for h in kb.hotlines.values() if h.number})
+    return numbers
+
+
+def hotlines_named(kb: KnowledgeBase, text: str) -> List[Hotline]:
+    norm = normalize(text or "").lower()
+    chosen = [h for h in kb.hotlines.values() if h.number and _number_in(h.number, norm)]
+    if "app" in norm or "反诈中心" in norm or "软件" in norm:
+        chosen += [h for h in kb.hotlines.values() if h.kind == "app" and h not in chosen]
+    return sorted_hotlines(chosen)
+
+
+class ActionExplainScamType(Action):
+    """ask_scam_type: what a scam type is and how to recognise it (or a menu of types)."""
+
+    def name(self) -> Text:
+        return "action_explain_scam_type"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        kb = default_kb()
+        type_id = find_scam_type(kb, latest_text(tracker), latest_entities(tracker))
+        if type_id is None:
+            text, buttons = type_menu(kb)
+            dispatcher.utter_message(text=text, buttons=buttons)
+        else:
+            dispatcher.utter_message(
+                text=explain_type(kb, type_id),
+                buttons=[{"title": "查一查可疑电话短信", "payload": "/start_check"}],
+            )
+        return []
+
+
+class ActionHotlineInfo(Action):
+    """ask_hotline_info: what 96110, 12381, the 国家反诈中心 app … are."""
+
+    def name(self) -> Text:
+        return "action_hotline_info"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        kb = default_kb()
+        named = hotlines_named(kb, latest_text(tracker))
+        shown = named or sorted_hotlines(
+            h for h in kb.hotlines.values() if h.kind in ("anti_fraud", "report", "app")
+        )
+        lines = [] if named else [texts.HOTLINE_INFO_HEADER]
+        for h in shown:
+            number_part = f"（{h.number}）" if h.number else ""
+            lines.append(texts.HOTLINE_INFO_LINE.format(name=h.name, number_part=number_part, when=h.when))
+        if any(h.number == "96110" for h in shown):
+            lines.append(texts.HOTLINE_96110_CALLING)
+        dispatcher.utter_message(text="\n".join(lines))
+        return []
+
+
+class ActionVerifyIdentity(Action):
+    """ask_verify_identity: how to check someone who claims to be police, bank, teacher, kin."""
+
+    def name(self) -> Text:
+        return "action_verify_identity"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        kb = default_kb()
+        norm = normalize(latest_text(tracker))
+        who = [key for key, pattern in WHO_PATTERNS if pattern.search(norm)]
+        if not who:
+            who = [key for key, _ in WHO_PATTERNS]
+        lines = [texts.VERIFY_HEADER]
+        for key in who:
+            if key == "bank":
+                lines.append(texts.VERIFY_LINE.format(who=texts.VERIFY_WHO[key], tip=texts.VERIFY_BANK_TIP))
+                for bank in kb.banks_named_in(norm):
+                    lines.append(texts.VERIFY_BANK_NUMBER.format(name=bank.name, number=bank.number))
+                continue
+            scam = kb.scam_types.get(key)
+            if scam is not None and scam.verify_tip:
+                lines.append(texts.VERIFY_LINE.format(who=texts.VERIFY_WHO[key], tip=scam.verify_tip))
+        dispatcher.utter_message(text="\n".join(lines))
+        return []
+
+
+class ActionCheckLinkOrNumber(Action):
+    """ask_link_or_number_safe: never 'safe'; say what is known and how to check."""
+
+    def name(self) -> Text:
+        return "action_check_link_or_number"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        kb = default_kb()
+        norm = normalize(latest_text(tracker))
+        official = official_numbers(kb)
+        lines: List[str] = []
+        known = [n for n in official if _number_in(n, norm)]
+        for number in known:
+            lines.append(texts.LINK_NUMBER_OFFICIAL.format(value=number, name=official[number]))
+            if number == "96110":
+                lines.append(texts.HOTLINE_96110_CALLING)
+        indicators = extract_indicators(norm)
+        unknown = [
+            i.value for i in indicators
+            if i.kind in ("phone", "url", "qq", "wechat_id")
+            and not any(_number_in(n, i.value) for n in known)
+        ]
+        for value in unknown[:3]:
+            lines.append(texts.LINK_NUMBER_UNKNOWN.format(value=value))
+        lines.append(texts.LINK_NUMBER_HEADER)
+        has_link = any(i.kind == "url" for i in indicators) or re.search(
+            r"链接|网址|网站|网页|二维码|扫码|app|软件|下载", norm
+        )
+        tips = (texts.LINK_URL_TIPS if has_link else []) + texts.LINK_PHONE_TIPS
+        lines.extend(bullet(tips, 4))
+        lines.append(texts.LINK_INVITE)
+        dispatcher.utter_message(text="\n".join(lines))
+        return []
+
+
+class ActionWhichNumber(Action):
+    """ask_which_number: which number for which situation; bank numbers; 110 vs 96110."""
+
+    def name(self) -> Text:
+        return "action_which_number"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        kb = default_kb()
+        norm = normalize(latest_text(tracker))
+        lines: List[str] = []
+        if tracker.get_slot("money_lost"):
+            lines.append(texts.MONEY_LOST_FIRST_LINE)
+        banks = kb.banks_named_in(norm)
+        for bank in banks:
+            lines.append(texts.BANK_LINE.format(name=f"{bank.name}客服", number=bank.number))
+        urgent = sorted_hotlines(h for h in kb.hotlines.values() if h.kind in ("emergency", "anti_fraud"))
+        if banks:
+            lines.extend(hotline_line(h.name, h.number, h.when) for h in urgent)
+        elif (_number_in("110", norm) and _number_in("96110", norm)) or "区别" in norm:
+            lines.append(texts.WHICH_NUMBER_110_VS_96110)
+            lines.extend(hotline_line(h.name, h.number, h.when) for h in urgent)
+        else:
+            lines.append(texts.WHICH_NUMBER_HEADER)
+            lines.extend(
+                hotline_line(h.name, h.number, h.when) for h in sorted_hotlines(kb.hotlines.values())
+            )
+            lines.append(texts.WHICH_NUMBER_BANKS_HINT)
+        dispatcher.utter_message(text="\n".join(lines))
+        return []

@@ -1,0 +1,127 @@
+"""Turns bot.kb results into chat messages (plain text, one action per line)."""
+from __future__ import annotations
+
+from typing import Iterable, List, Optional, Sequence
+
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import texts
+from bot.kb import KnowledgeBase, Verdict
+from bot.kb.models import NON_SCAM_TYPES, Question
+from bot.kb.text import normalize
+
+MAX_FLAGS = 4
+MAX_ADVICE = 5
+MAX_HOTLINES = 5
+# With money gone, the urgent lines that lead the advice (110, stop the payment) are kept
+# and the rest of the loss checklist (already sent) makes room for the type's advice.
+URGENT_ADVICE_KEPT = 2
+
+
+def hotline_line(name: str, number: Optional[str], when: str) -> str:
+    if number:
+        return texts.HOTLINE_LINE.format(name=name, number=number, when=when)
+    return texts.APP_LINE.format(name=name, when=when)
+
+
+def _why_lines(kb: KnowledgeBase, verdict: Verdict) -> List[str]:
+    """One line per red flag, strongest first; one line per quote (the strongest flag)."""
+    lines: List[str] = []
+    quotes = set()
+    for hit in verdict.red_flags:
+        if len(lines) >= MAX_FLAGS:
+            break
+        if hit.source == "answer" and hit.id in kb.questions:
+            question = kb.questions[hit.id][1]
+            lines.append(texts.ANSWER_FLAG_LINE.format(question=question.text.rstrip("？?")))
+        elif hit.quote:
+            if hit.quote in quotes:
+                continue
+            quotes.add(hit.quote)
+            lines.append(texts.FLAG_LINE.format(quote=hit.quote, description=hit.description))
+        else:
+            lines.append(texts.FLAG_LINE_NO_QUOTE.format(description=hit.description))
+    if not lines:
+        if verdict.scam_type == "none":
+            lines.append(texts.NONE_WHY_LINE)
+        elif verdict.scam_type == "unknown":
+            lines.append(texts.UNKNOWN_WHY_LINE)
+        else:
+            lines.append(texts.CLASSIFIER_ONLY_LINE.format(short_name=verdict.short_name))
+    return lines
+
+
+def advice_lines(kb: KnowledgeBase, verdict: Verdict) -> List[str]:
+    advice = list(verdict.advice)
+    if verdict.money_lost:
+        loss = list(kb.common.loss_advice)
+        advice = loss[:URGENT_ADVICE_KEPT] + [a for a in advice if a not in loss]
+    return advice[:MAX_ADVICE]
+
+
+def verdict_text(kb: KnowledgeBase, verdict: Verdict) -> str:
+    """The verdict card as text: risk and type first; why; what to do now; whom to call."""
+    lines: List[str] = []
+    if verdict.money_lost:
+        lines.append(texts.MONEY_LOST_FIRST_LINE)
+    label = texts.RISK_LABELS.get(verdict.risk_level, verdict.risk_level)
+    lines.append(f"{label} · {verdict.scam_name}")
+    lines.append(texts.WHY)
+    lines.extend(_why_lines(kb, verdict))
+    lines.append(texts.DO_NOW)
+    lines.extend(f"{i}. {a}" for i, a in enumerate(advice_lines(kb, verdict), start=1))
+    for hotline in verdict.hotlines[:MAX_HOTLINES]:
+        lines.append(hotline_line(hotline.name, hotline.number, hotline.when))
+    return "\n".join(lines)
+
+
+def send_verdict(dispatcher: CollectingDispatcher, kb: KnowledgeBase, verdict: Verdict) -> None:
+    dispatcher.utter_message(text=verdict_text(kb, verdict))
+    dispatcher.utter_message(json_message={"verdict": verdict.to_api()})
+    dispatcher.utter_message(text=texts.AFTER_VERDICT, buttons=texts.AFTER_VERDICT_BUTTONS)
+
+
+def send_question(
+    dispatcher: CollectingDispatcher, question: Question, intro: Optional[str] = None
+) -> None:
+    if intro:
+        dispatcher.utter_message(text=intro)
+    dispatcher.utter_message(text=question.text, buttons=texts.ANSWER_BUTTONS)
+
+
+def urgent_lines(kb: KnowledgeBase, text: str) -> List[str]:
+    """The loss checklist (call 110, stop the payment, keep evidence …) and bank numbers."""
+    banks = kb.banks_named_in(normalize(text or ""))
+    bank_lines = [texts.BANK_LOSS_LINE.format(name=b.name, number=b.number) for b in banks]
+    if not bank_lines:
+        bank_lines = [texts.BANK_NOT_NAMED]
+    lines = [texts.URGENT_HEADER]
+    for i, advice in enumerate(kb.common.loss_advice, start=1):
+        lines.append(f"{i}. {advice}")
+        if bank_lines and "银行" in advice:
+            lines.extend(bank_lines)  # the bank's number right under "call the bank"
+            bank_lines = []
+    return lines + bank_lines
+
+
+def send_urgent(
+    dispatcher: CollectingDispatcher, kb: KnowledgeBase, text: str, offer_to_continue: bool
+) -> None:
+    dispatcher.utter_message(text="\n".join(urgent_lines(kb, text)))
+    if offer_to_continue:
+        dispatcher.utter_message(text=texts.AFTER_LOSS, buttons=texts.AFTER_LOSS_BUTTONS)
+
+
+def bullet(lines: Iterable[str], limit: int) -> List[str]:
+    return [f"·{line}" for line in list(lines)[:limit]]
+
+
+def is_scam_type(type_id: Optional[str]) -> bool:
+    return bool(type_id) and type_id not in NON_SCAM_TYPES
+
+
+def intro_for(verdict: Verdict, remaining: Sequence[Question], changed: bool) -> str:
+    if changed:
+        return texts.INTRO_CHANGED.format(short_name=verdict.short_name)
+    template = texts.INTRO_ONE if len(remaining) == 1 else texts.INTRO_MANY
+    return template.format(short_name=verdict.short_name)

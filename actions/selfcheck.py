@@ -1,0 +1,201 @@
+"""The self-check: description → diagnostic questions (one at a time) → verdict.
+
+The state lives in slots (actions.state.CheckState). Every turn of the check is one of
+these actions, chosen by a rule on the resident's intent; each action reads the state,
+asks bot.kb for a verdict and either asks the next question or gives the verdict.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import texts
+from actions.render import (
+    intro_for,
+    is_scam_type,
+    send_question,
+    send_urgent,
+    send_verdict,
+)
+from actions.state import CheckState, latest_entities, latest_ranking, latest_text
+from bot.kb import KnowledgeBase, default_kb, find_red_flags
+
+# At most this many diagnostic questions per self-check (the KB orders them by value).
+MAX_QUESTIONS = 3
+# An affirmative answer at least this long adds its words to the description ("他让我下载了APP").
+MIN_ANSWER_TEXT = 5
+ANSWER_VALUES = {"affirm": True, "deny": False, "unsure": None}
+
+
+def intent_of(tracker: Tracker) -> Optional[str]:
+    return ((tracker.latest_message or {}).get("intent") or {}).get("name")
+
+
+def answers_pending(kb: KnowledgeBase, text: str, pending: str) -> bool:
+    """False when the text's red flags answer other questions but not the pending one."""
+    hit_ids = {hit.id for hit in find_red_flags(kb, text)}
+    implied = {qid for qid, (_, q) in kb.questions.items() if hit_ids & set(q.red_flags)}
+    return not implied or pending in implied
+
+
+def ask_to_describe(dispatcher: CollectingDispatcher, state: CheckState) -> None:
+    dispatcher.utter_message(
+        text=texts.ASK_DESCRIBE_AFTER_LOSS if state.money_lost else texts.ASK_DESCRIBE
+    )
+
+
+def give_verdict(dispatcher: CollectingDispatcher, kb: KnowledgeBase, state: CheckState) -> None:
+    verdict = state.assess(kb)
+    state.money_lost = state.money_lost or verdict.money_lost
+    state.pending = None
+    state.check_type = verdict.scam_type
+    state.check_risk = verdict.risk_level
+    state.verdict_given = True
+    send_verdict(dispatcher, kb, verdict)
+
+
+def proceed(dispatcher: CollectingDispatcher, kb: KnowledgeBase, state: CheckState) -> None:
+    """Next step of the check: the urgent checklist if money just went out, then the next
+    question (with a line naming the likely type when it is new), or the verdict."""
+    verdict = state.assess(kb)
+    if verdict.money_lost and not state.loss_advice_given:
+        send_urgent(dispatcher, kb, state.description, offer_to_continue=False)
+        state.loss_advice_given = True
+    state.money_lost = state.money_lost or verdict.money_lost
+
+    to_ask = [q for q in verdict.questions if q.id not in state.asked]
+    budget = MAX_QUESTIONS - len(state.asked)
+    if is_scam_type(verdict.scam_type) and budget > 0 and to_ask:
+        question = to_ask[0]
+        intro = None
+        if state.check_type != verdict.scam_type:
+            changed = is_scam_type(state.check_type)
+            intro = intro_for(verdict, to_ask[:budget], changed)
+        state.pending = question.id
+        state.asked.append(question.id)
+        state.check_type = verdict.scam_type
+        send_question(dispatcher, question, intro)
+        return
+    state.pending = None
+    state.check_type = verdict.scam_type
+    state.check_risk = verdict.risk_level
+    state.verdict_given = True
+    send_verdict(dispatcher, kb, verdict)
+
+
+class ActionSelfCheck(Action):
+    """describe_situation: add the text to the description and go on with the check."""
+
+    def name(self) -> Text:
+        return "action_self_check"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        state = CheckState.from_tracker(tracker)
+        text = latest_text(tracker)
+        if not text.strip():
+            ask_to_describe(dispatcher, state)
+            return []
+        state.add_text(text, latest_ranking(tracker), latest_entities(tracker))
+        proceed(dispatcher, default_kb(), state)
+        return state.events()
+
+
+class ActionAnswerQuestion(Action):
+    """affirm / deny / unsure: record the answer to the pending question, go on."""
+
+    def name(self) -> Text:
+        return "action_answer_question"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        state = CheckState.from_tracker(tracker)
+        intent = intent_of(tracker)
+        if not state.pending:
+            if state.verdict_given:
+                dispatcher.utter_message(
+                    text=texts.AFTER_VERDICT, buttons=texts.AFTER_VERDICT_BUTTONS
+                )
+            elif intent == "deny":
+                dispatcher.utter_message(text=texts.NO_QUESTION_PENDING_DENY)
+            else:
+                dispatcher.utter_message(text=texts.NO_QUESTION_PENDING_AFFIRM)
+            return []
+        kb = default_kb()
+        yes = ANSWER_VALUES.get(intent or "")
+        text = latest_text(tracker)
+        if yes is True and len(text) >= MIN_ANSWER_TEXT:
+            # "他让我下载了一个APP": the resident's own words count as evidence; when they
+            # answer another question than the one asked, that one stays unanswered.
+            if not answers_pending(kb, text, state.pending):
+                yes = None
+            state.add_text(text)
+        state.answer(state.pending, yes)
+        proceed(dispatcher, kb, state)
+        return state.events()
+
+
+class ActionGiveVerdict(Action):
+    """skip_questions ('直接告诉我结果'): the verdict from what is known so far."""
+
+    def name(self) -> Text:
+        return "action_give_verdict"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        state = CheckState.from_tracker(tracker)
+        if not state.description:
+            dispatcher.utter_message(text=texts.NOTHING_TO_ASSESS)
+            return []
+        give_verdict(dispatcher, default_kb(), state)
+        return state.events()
+
+
+class ActionReportLoss(Action):
+    """report_loss: money, a code or card details went out — the checklist comes first."""
+
+    def name(self) -> Text:
+        return "action_report_loss"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        state = CheckState.from_tracker(tracker)
+        text = latest_text(tracker)
+        if text:
+            state.add_text(text, latest_ranking(tracker), latest_entities(tracker))
+        state.money_lost = True
+        send_urgent(dispatcher, default_kb(), state.description, offer_to_continue=True)
+        state.loss_advice_given = True
+        return state.events()
+
+
+class ActionContinueCheck(Action):
+    """continue_check ('继续自查'): back to the pending question, or on with the check."""
+
+    def name(self) -> Text:
+        return "action_continue_check"
+
+    def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
+    ) -> List[Dict[Text, Any]]:
+        state = CheckState.from_tracker(tracker)
+        kb = default_kb()
+        if state.pending and state.pending in kb.questions:
+            send_question(dispatcher, kb.questions[state.pending][1])
+            return []
+        if not state.description:
+            ask_to_describe(dispatcher, state)
+            return []
+        verdict = state.assess(kb)
+        if not is_scam_type(verdict.scam_type) and not state.asked and not state.verdict_given:
+            # only "I already paid" so far: hear what happened before judging
+            ask_to_describe(dispatcher, state)
+            return []
+        proceed(dispatcher, kb, state)
+        return state.events()

@@ -1,0 +1,160 @@
+"""The self-check's state, kept in slots (see domain.yml), read and written in one place."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Any, Dict, List, Mapping, Optional, Sequence
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import SlotSet
+
+from bot.kb import KnowledgeBase, Verdict, assess
+from bot.kb.results import INDICATOR_KINDS
+
+SEPARATOR = "\n"
+MAX_DESCRIPTION = 5000  # the API's limit; a longer paste is cut, not refused
+RANKING_KEY = "scam_ranking"
+
+# slot name -> attribute name
+SLOTS = {
+    "description": "description",
+    "scam_ranking": "ranking",
+    "indicator_entities": "entities",
+    "answers": "answers",
+    "asked_questions": "asked",
+    "pending_question": "pending",
+    "money_lost": "money_lost",
+    "loss_advice_given": "loss_advice_given",
+    "check_type": "check_type",
+    "check_risk": "check_risk",
+    "verdict_given": "verdict_given",
+}
+
+
+@dataclass
+class CheckState:
+    description: str = ""
+    ranking: Dict[str, float] = field(default_factory=dict)
+    entities: List[dict] = field(default_factory=list)
+    answers: Dict[str, bool] = field(default_factory=dict)
+    asked: List[str] = field(default_factory=list)
+    pending: Optional[str] = None
+    money_lost: bool = False
+    loss_advice_given: bool = False
+    check_type: Optional[str] = None
+    check_risk: Optional[str] = None
+    verdict_given: bool = False
+    _initial: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_tracker(cls, tracker: Tracker) -> "CheckState":
+        def get(slot: str, default: Any) -> Any:
+            value = tracker.get_slot(slot)
+            return default if value is None else value
+
+        state = cls(
+            description=str(get("description", "")),
+            ranking=dict(get("scam_ranking", {}) or {}),
+            entities=list(get("indicator_entities", []) or []),
+            answers={str(k): bool(v) for k, v in dict(get("answers", {}) or {}).items()},
+            asked=[str(q) for q in get("asked_questions", []) or []],
+            pending=tracker.get_slot("pending_question") or None,
+            money_lost=bool(get("money_lost", False)),
+            loss_advice_given=bool(get("loss_advice_given", False)),
+            check_type=tracker.get_slot("check_type"),
+            check_risk=tracker.get_slot("check_risk"),
+            verdict_given=bool(get("verdict_given", False)),
+        )
+        state._initial = state._values()
+        return state
+
+    def _values(self) -> Dict[str, Any]:
+        import copy
+
+        return {slot: copy.deepcopy(getattr(self, attr)) for slot, attr in SLOTS.items()}
+
+    def events(self) -> List[SlotSet]:
+        """SlotSet events for every slot that changed since `from_tracker`."""
+        return [
+            SlotSet(slot, value)
+            for slot, value in self._values().items()
+            if self._initial.get(slot) != value
+        ]
+
+    # -- updates ------------------------------------------------------------------------
+    def add_text(
+        self,
+        text: str,
+        ranking: Optional[Mapping[str, float]] = None,
+        entities: Optional[Sequence[Mapping]] = None,
+    ) -> None:
+        """Appends a piece of the resident's story; merges the scam-type ranking."""
+        text = (text or "").strip()
+        if not text:
+            return
+        offset = len(self.description) + len(SEPARATOR) if self.description else 0
+        room = MAX_DESCRIPTION - offset
+        if room <= 0:
+            return
+        text = text[:room]
+        old_weight = len(self.description)
+        self.description = f"{self.description}{SEPARATOR}{text}" if self.description else text
+        if ranking:
+            self.ranking = merge_rankings(self.ranking, old_weight, ranking, len(text))
+        for entity in entities or []:
+            if entity.get("entity") not in INDICATOR_KINDS:
+                continue
+            try:
+                start, end = int(entity["start"]) + offset, int(entity["end"]) + offset
+            except (KeyError, TypeError, ValueError):
+                continue
+            if end <= len(self.description):
+                self.entities.append(
+                    {"entity": entity["entity"], "start": start, "end": end,
+                     "value": entity.get("value")}
+                )
+
+    def answer(self, question_id: str, yes: Optional[bool]) -> None:
+        if yes is not None:
+            self.answers[question_id] = yes
+        if question_id not in self.asked:
+            self.asked.append(question_id)
+        if self.pending == question_id:
+            self.pending = None
+
+    def assess(self, kb: KnowledgeBase) -> Verdict:
+        return assess(
+            kb,
+            self.description,
+            ranking=self.ranking or None,
+            entities=self.entities or None,
+            answers=self.answers,
+            money_lost=True if self.money_lost else None,
+        )
+
+
+def merge_rankings(
+    old: Mapping[str, float], old_weight: float, new: Mapping[str, float], new_weight: float
+) -> Dict[str, float]:
+    """Weighted mean of two scam-type rankings (weights: length of the text each came from)."""
+    if not old or old_weight <= 0:
+        return {k: float(v) for k, v in new.items()}
+    total = old_weight + new_weight
+    keys = set(old) | set(new)
+    return {
+        k: (float(old.get(k, 0.0)) * old_weight + float(new.get(k, 0.0)) * new_weight) / total
+        for k in keys
+    }
+
+
+def latest_text(tracker: Tracker) -> str:
+    """The resident's last message (normalised by the NLU pipeline), without button payloads."""
+    text = (tracker.latest_message or {}).get("text") or ""
+    return "" if text.startswith("/") else text
+
+
+def latest_ranking(tracker: Tracker) -> Dict[str, float]:
+    return dict((tracker.latest_message or {}).get(RANKING_KEY) or {})
+
+
+def latest_entities(tracker: Tracker) -> List[dict]:
+    return list((tracker.latest_message or {}).get("entities") or [])

@@ -1,0 +1,223 @@
+"""`make eval`: how well the assistant names scams in text nobody here wrote.
+
+1. Transfer score on ../shared/eval/telecom_fraud_texts.csv: the trained Rasa model
+   (NLU + scam classifier) and the verdict engine, exactly as /api/v1/assess runs them,
+   scored on every row under the rules in ../shared/eval/README.md.
+2. Cross-validation of the scam classifier on the project's own data (fast, sklearn).
+3. `rasa test nlu` cross-validation of the whole NLU pipeline on the project's own data.
+4. Supervised reference (clearly labelled): k-fold of the same classifier on the eval file.
+5. Indicator extraction precision/recall on the labelled spans, when that suite exists.
+
+Writes reports/eval.json and reports/confusion_matrix.png.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Dict, List, Sequence, Tuple
+
+ROOT = Path(__file__).resolve().parents[1]
+EVAL_CSV = ROOT.parent / "shared" / "eval" / "telecom_fraud_texts.csv"
+REPORTS = ROOT / "reports"
+MODEL = ROOT / "models" / "current.tar.gz"
+# The source labels credit-record scams as loans (../shared/eval/README.md).
+LABEL_MAP = {"fake_credit_repair": "fake_loan"}
+
+
+def map_prediction(scam_type: str) -> str:
+    return LABEL_MAP.get(scam_type, scam_type)
+
+
+def classification_report(gold: Sequence[str], pred: Sequence[str]) -> Dict:
+    """Per-class P/R/F1 over the gold classes, macro-F1, fraud recall, false alarms."""
+    classes = sorted(set(gold))
+    per_class = {}
+    for label in classes:
+        tp = sum(g == label and p == label for g, p in zip(gold, pred))
+        predicted = sum(p == label for p in pred)
+        actual = sum(g == label for g in gold)
+        precision = tp / predicted if predicted else 0.0
+        recall = tp / actual if actual else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        per_class[label] = {
+            "precision": round(precision, 4), "recall": round(recall, 4),
+            "f1": round(f1, 4), "support": actual,
+        }
+    fraud = [(g, p) for g, p in zip(gold, pred) if g != "none"]
+    normal = [p for g, p in zip(gold, pred) if g == "none"]
+    return {
+        "per_class": per_class,
+        "macro_f1": round(sum(c["f1"] for c in per_class.values()) / len(per_class), 4),
+        "accuracy": round(sum(g == p for g, p in zip(gold, pred)) / len(gold), 4),
+        # Any scam type or `unknown` on a fraud row: the fraud was detected.
+        "fraud_recall": round(sum(p != "none" for _, p in fraud) / len(fraud), 4) if fraud else None,
+        "fraud_type_accuracy": round(sum(g == p for g, p in fraud) / len(fraud), 4) if fraud else None,
+        "false_alarm_rate": round(sum(p != "none" for p in normal) / len(normal), 4) if normal else None,
+        "rows": len(gold),
+    }
+
+
+def confusion(gold: Sequence[str], pred: Sequence[str]) -> Tuple[List[str], List[str], List[List[int]]]:
+    rows = sorted(set(gold))
+    cols = rows + sorted(set(pred) - set(rows))
+    counts = Counter(zip(gold, pred))
+    return rows, cols, [[counts[(r, c)] for c in cols] for r in rows]
+
+
+def plot_confusion(rows: List[str], cols: List[str], matrix: List[List[int]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(max(6, len(cols) * 0.9), max(4, len(rows) * 0.8)))
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(len(cols)), cols, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(len(rows)), rows, fontsize=8)
+    top = max(max(r) for r in matrix) or 1
+    for i, row in enumerate(matrix):
+        for j, value in enumerate(row):
+            ax.text(j, i, str(value), ha="center", va="center", fontsize=7,
+                    color="white" if value > top / 2 else "black")
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("expected")
+    ax.set_title("Transfer evaluation on telecom_fraud_texts.csv")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def read_eval_rows(path: Path) -> List[Dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+async def _predict_with_model(texts: Sequence[str]) -> List[str]:
+    from rasa.core.agent import Agent
+
+    from bot.kb import assess, default_kb
+
+    kb = default_kb()
+    agent = Agent.load(str(MODEL))
+    predictions = []
+    started = time.monotonic()
+    for i, text in enumerate(texts, 1):
+        nlu = await agent.parse_message(text)
+        verdict = assess(kb, text, ranking=nlu.get("scam_ranking"), entities=nlu.get("entities"))
+        predictions.append(map_prediction(verdict.scam_type))
+        if i % 1000 == 0 or i == len(texts):
+            rate = i / (time.monotonic() - started)
+            print(f"  {i}/{len(texts)} texts scored ({rate:.0f}/s)", flush=True)
+    return predictions
+
+
+def transfer_evaluation(rows: List[Dict[str, str]]) -> Dict:
+    gold = [r["expected_type"] for r in rows]
+    pred = asyncio.run(_predict_with_model([r["text"] for r in rows]))
+    report = classification_report(gold, pred)
+    labels, cols, matrix = confusion(gold, pred)
+    report["confusion"] = {"rows": labels, "columns": cols, "matrix": matrix}
+    plot_confusion(labels, cols, matrix, REPORTS / "confusion_matrix.png")
+    return report
+
+
+def _own_examples() -> Tuple[List[str], List[str]]:
+    from rasa.shared.nlu.training_data.loading import load_data
+
+    from bot.nlu.scam_classifier import situation_examples
+
+    return situation_examples(load_data(str(ROOT / "data" / "nlu")))
+
+
+def cross_validate(texts: Sequence[str], labels: Sequence[str], folds: int, label_map: Dict) -> Dict:
+    from sklearn.model_selection import StratifiedKFold
+
+    from bot.kb.classifier import ScamTextClassifier
+
+    gold, pred = [], []
+    splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=13)
+    for train_idx, test_idx in splitter.split(texts, labels):
+        model = ScamTextClassifier.train([texts[i] for i in train_idx], [labels[i] for i in train_idx])
+        for i, ranking in zip(test_idx, model.rank_many([texts[i] for i in test_idx])):
+            gold.append(label_map.get(labels[i], labels[i]))
+            best = max(ranking, key=ranking.get)
+            pred.append(label_map.get(best, best))
+    report = classification_report(gold, pred)
+    report["folds"] = folds
+    return report
+
+
+def rasa_nlu_cross_validation(folds: int) -> Dict:
+    out = REPORTS / "nlu-cv"
+    cmd = [
+        str(Path(sys.executable).with_name("rasa")), "test", "nlu", "--nlu", "data/nlu",
+        "--config", "config.yml", "--cross-validation", "--folds", str(folds), "--out", str(out),
+    ]
+    print("running:", " ".join(cmd), flush=True)
+    started = time.monotonic()
+    result = subprocess.run(cmd, cwd=ROOT, env={**os.environ, "RASA_TELEMETRY_ENABLED": "false"})
+    summary: Dict = {"command": " ".join(cmd[1:]), "exit_code": result.returncode,
+                     "seconds": round(time.monotonic() - started)}
+    report_file = out / "intent_report.json"
+    if report_file.exists():
+        intent_report = json.loads(report_file.read_text())
+        summary["intent_macro_f1"] = round(intent_report.get("macro avg", {}).get("f1-score", 0), 4)
+        summary["intent_accuracy"] = round(intent_report.get("accuracy", 0), 4)
+    return summary
+
+
+def span_evaluation() -> Dict | None:
+    try:
+        from bot import evaluation_spans
+    except ImportError:
+        return None
+    return evaluation_spans.evaluate()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--eval-csv", type=Path, default=EVAL_CSV)
+    parser.add_argument("--skip-rasa-cv", action="store_true", help="skip `rasa test nlu` cross-validation")
+    parser.add_argument("--folds", type=int, default=5)
+    args = parser.parse_args(argv)
+    REPORTS.mkdir(exist_ok=True)
+    if not MODEL.exists():
+        print(f"no trained model at {MODEL}: run `make train` first", file=sys.stderr)
+        return 1
+    report: Dict = {"model": str(MODEL.relative_to(ROOT))}
+    texts, labels = _own_examples()
+    print(f"own data: {len(texts)} scam-type examples; {args.folds}-fold cross-validation …", flush=True)
+    report["own_data_cross_validation"] = cross_validate(texts, labels, args.folds, {})
+    if args.eval_csv.exists():
+        rows = read_eval_rows(args.eval_csv)
+        print(f"transfer evaluation on {len(rows)} rows of {args.eval_csv.name} …", flush=True)
+        report["transfer"] = transfer_evaluation(rows)
+        report["supervised_reference"] = {
+            "note": "k-fold of the same classifier trained ON the eval file; for comparison with "
+                    "published supervised scores only, never shipped",
+            **cross_validate([r["text"] for r in rows], [r["expected_type"] for r in rows], 5, LABEL_MAP),
+        }
+    else:
+        print(f"warning: {args.eval_csv} not found; transfer evaluation skipped", file=sys.stderr)
+    spans = span_evaluation()
+    if spans is not None:
+        report["indicator_spans"] = spans
+    if not args.skip_rasa_cv:
+        report["rasa_nlu_cross_validation"] = rasa_nlu_cross_validation(3)
+    (REPORTS / "eval.json").write_text(json.dumps(report, ensure_ascii=False, indent=2))
+    transfer = report.get("transfer", {})
+    print(json.dumps({k: transfer.get(k) for k in ("macro_f1", "fraud_recall", "false_alarm_rate")}))
+    print(f"wrote {REPORTS / 'eval.json'} and {REPORTS / 'confusion_matrix.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

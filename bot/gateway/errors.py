@@ -1,0 +1,83 @@
+"""JSON errors: every 4xx/5xx of the gateway's API is `{"error": "..."}`."""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Awaitable, Callable, Dict, Mapping, Optional
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+MAX_TEXT_CHARS = 5000
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def error_response(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+@web.middleware
+async def json_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except ApiError as err:
+        return error_response(err.status, err.message)
+    except web.HTTPRequestEntityTooLarge:
+        return error_response(413, f"request body too large (max {request.app['max_body']} bytes)")
+    except web.HTTPException as err:
+        if not request.path.startswith("/api/") or err.status < 400:
+            raise
+        return error_response(err.status, err.reason)
+    except Exception:  # the API never answers with an HTML traceback
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_response(500, "internal error; please try again")
+
+
+async def read_json_object(request: web.Request) -> Dict[str, Any]:
+    if request.content_type not in ("application/json", ""):
+        raise ApiError(415, "send JSON with Content-Type: application/json")
+    raw = await request.read()
+    if not raw:
+        raise ApiError(400, "request body is empty; send a JSON object")
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ApiError(400, f"request body is not valid JSON: {err}") from err
+    if not isinstance(body, dict):
+        raise ApiError(400, "request body must be a JSON object")
+    return body
+
+
+def require_text(body: Mapping[str, Any], field: str, max_chars: int = MAX_TEXT_CHARS) -> str:
+    value = body.get(field)
+    if value is None:
+        raise ApiError(400, f"'{field}' is required")
+    if not isinstance(value, str):
+        raise ApiError(400, f"'{field}' must be a string")
+    if not value.strip():
+        raise ApiError(400, f"'{field}' must not be empty")
+    if len(value) > max_chars:
+        raise ApiError(413, f"'{field}' is too long: {len(value)} characters (max {max_chars})")
+    return value
+
+
+def optional_answers(body: Mapping[str, Any], known_ids: Optional[set] = None) -> Dict[str, bool]:
+    answers = body.get("answers")
+    if answers is None:
+        return {}
+    if not isinstance(answers, dict):
+        raise ApiError(400, "'answers' must be an object of question id → true/false")
+    for qid, value in answers.items():
+        if not isinstance(value, bool):
+            raise ApiError(400, f"answers['{qid}'] must be true or false")
+        if known_ids is not None and qid not in known_ids:
+            raise ApiError(400, f"answers: unknown question id '{qid}'")
+    return dict(answers)

@@ -1,0 +1,398 @@
+"""WeChat Official Account connector: ``/wechat`` (公众号 server URL).
+
+The protocol and its crypto come from wechatpy; nothing here hand-rolls SHA1
+signing, AES or XML:
+
+- ``GET /wechat?signature&timestamp&nonce&echostr``: WeChat's URL check.  The
+  signature (sha1 of the sorted token, timestamp and nonce) is verified with
+  ``wechatpy.utils.check_signature`` and ``echostr`` is echoed; a wrong
+  signature gets 403.
+- ``POST /wechat?signature&timestamp&nonce&openid[&encrypt_type=aes&msg_signature]``:
+  the same signature check on every message (403), then, in 安全模式
+  (``encrypt_type=aes``), ``WeChatCrypto`` checks ``msg_signature`` and decrypts
+  the body, and encrypts the reply.  Messages are parsed with
+  ``wechatpy.parse_message`` and answered with a passive ``TextReply``:
+
+  * text → one chat turn with sender ``wx:<openid>`` (the same
+    ``bot.gateway.app.chat_turn`` as the widget and the JSON API); the bot's
+    texts are joined into one reply; buttons become numbered options, and a
+    reply of the number or the title sends the button's payload;
+  * ``subscribe`` → a welcome text; other events → ``success`` (no reply);
+  * voice, image and anything else → "请直接输入文字…";
+  * a body that is not WeChat XML → 400, never a crash.
+
+WeChat drops a passive reply that takes longer than 5 seconds (and retries the
+same MsgId).  A chat turn therefore gets ``REPLY_TIMEOUT_S`` (4.5 s); if it is
+slower, the resident is told to send "结果" in a moment, the turn keeps running
+in the background, and its answer is handed out with the resident's next
+message.  A retried MsgId joins the turn already running instead of sending the
+message to Rasa twice.
+
+Configuration comes from the environment (DESIGN.md):
+
+- ``WECHAT_TOKEN`` (required).  **Without it the endpoint refuses to start:**
+  ``/wechat`` is not mounted at all and a warning is logged, while the rest of
+  the gateway (widget, API) runs as usual.  An endpoint without a token could
+  not verify that a request comes from WeChat, so it must not exist.
+- ``WECHAT_ENCODING_AES_KEY`` (43 characters) and ``WECHAT_APP_ID``: both
+  needed for 安全模式.  Without them only 明文模式 works and an encrypted
+  message gets 400.  A key that is set but invalid, or a key without an app id,
+  is a configuration error: ``/wechat`` is not mounted and an error is logged.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+
+from aiohttp import web
+from wechatpy import parse_message
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+from wechatpy.replies import TextReply
+from wechatpy.utils import check_signature
+
+log = logging.getLogger(__name__)
+
+WECHAT_PATH = "/wechat"
+REPLY_TIMEOUT_S = 4.5  # WeChat waits 5 s for a passive reply
+MAX_REPLY_BYTES = 2000  # WeChat's limit for a text reply is 2048 bytes (UTF-8)
+MAX_MESSAGE_CHARS = 5000  # same as the chat API
+PENDING_TTL_S = 15 * 60  # how long a late answer waits to be picked up
+MAX_TRACKED = 5000  # bound on every per-user / per-message cache
+
+WELCOME_TEXT = (
+    "您好，欢迎关注反诈自查助手。\n"
+    "接到可疑电话、短信，或者聊天里有人让您转账，\n"
+    "把经过直接打字发给我，我帮您看看是不是骗局。\n"
+    "提醒：任何人要验证码、密码、银行卡号，都不要给。\n"
+    "拿不准，打 96110 反诈专线问一问。"
+)
+TEXT_ONLY_TEXT = (
+    "请直接输入文字，把遇到的事情说一说。\n"
+    "语音、图片和链接我暂时看不了。\n"
+    "可以把短信或聊天里的原话复制过来。"
+)
+SLOW_TEXT = "正在分析，请过几秒再发「结果」两个字，我把结论发给您。"
+STILL_BUSY_TEXT = (
+    "上一条还在分析，请过几秒再发「结果」。\n"
+    "您刚发的这条，请看到结果后再发一次。"
+)
+NOTHING_PENDING_TEXT = "没有还在等的结果。请把遇到的事情直接打字发给我。"
+UNAVAILABLE_TEXT = (
+    "助手正在启动或比较忙，请过一会儿再发一次。\n"
+    "着急的话，直接打 96110 反诈专线。"
+)
+ERROR_TEXT = "抱歉，出了点问题，请再发一次。\n着急的话，直接打 96110 反诈专线。"
+EMPTY_TEXT = "我没看懂，请换个说法再说一次。"
+LATE_PREFIX = "刚才的分析结果：\n"
+TRUNCATED_TEXT = "\n……（内容较长，没发完。拿不准请打 96110）"
+RESULT_KEYWORDS = {"结果", "結果", "查结果", "查看结果", "result"}
+RISK_NAMES = {"high": "高危", "medium": "中危", "low": "低危"}
+
+
+@dataclass
+class WeChatSettings:
+    token: str
+    app_id: str = ""
+    crypto: Optional[WeChatCrypto] = None
+    # MsgId → (started at, turn); WeChat retries a message it got no answer to
+    turns: "OrderedDict[str, Tuple[float, asyncio.Task]]" = field(default_factory=OrderedDict)
+    # openid → (started at, turn that missed the 5 s window)
+    late: "OrderedDict[str, Tuple[float, asyncio.Task]]" = field(default_factory=OrderedDict)
+    # openid → the buttons of the last reply (so "1" or "是" sends the payload)
+    buttons: "OrderedDict[str, List[Dict[str, str]]]" = field(default_factory=OrderedDict)
+
+
+WECHAT_KEY = web.AppKey("wechat", WeChatSettings)
+
+
+def settings_from_env(env: Optional[Dict[str, str]] = None) -> Optional[WeChatSettings]:
+    """The connector's settings, or None (with a log line) when it must not start."""
+    env = os.environ if env is None else env
+    token = env.get("WECHAT_TOKEN", "").strip()
+    if not token:
+        log.warning("WECHAT_TOKEN is not set: the WeChat endpoint %s is not mounted", WECHAT_PATH)
+        return None
+    aes_key = env.get("WECHAT_ENCODING_AES_KEY", "").strip()
+    app_id = env.get("WECHAT_APP_ID", "").strip()
+    crypto = None
+    if aes_key:
+        if not app_id:
+            log.error("WECHAT_ENCODING_AES_KEY is set but WECHAT_APP_ID is not: %s is not mounted", WECHAT_PATH)
+            return None
+        try:
+            crypto = WeChatCrypto(token, aes_key, app_id)
+        except Exception as err:  # wrong length / not base64: wechatpy asserts
+            log.error("WECHAT_ENCODING_AES_KEY is invalid (%s): %s is not mounted", err.__class__.__name__, WECHAT_PATH)
+            return None
+    return WeChatSettings(token=token, app_id=app_id, crypto=crypto)
+
+
+def setup_wechat(app: web.Application, env: Optional[Dict[str, str]] = None) -> bool:
+    """Mount ``/wechat`` if ``WECHAT_TOKEN`` is set; return whether it was mounted."""
+    settings = settings_from_env(env)
+    if settings is None:
+        return False
+    app[WECHAT_KEY] = settings
+    app.router.add_get(WECHAT_PATH, verify_endpoint)
+    app.router.add_post(WECHAT_PATH, message_endpoint)
+    app.on_shutdown.append(_cancel_turns)
+    log.info("WeChat endpoint mounted at %s (安全模式 %s)", WECHAT_PATH, "on" if settings.crypto else "off")
+    return True
+
+
+async def _cancel_turns(app: web.Application) -> None:
+    settings = app[WECHAT_KEY]
+    tasks = [task for _, task in settings.turns.values()] + [task for _, task in settings.late.values()]
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
+# -- signature ---------------------------------------------------------------
+
+def _check_request_signature(request: web.Request, token: str) -> Tuple[str, str]:
+    query = request.query
+    timestamp, nonce = query.get("timestamp", ""), query.get("nonce", "")
+    signature = query.get("signature", "")
+    if not (timestamp and nonce and signature):
+        raise web.HTTPForbidden(text="missing signature")
+    try:
+        check_signature(token, signature, timestamp, nonce)
+    except InvalidSignatureException:
+        log.warning("WeChat: bad signature from %s", request.remote)
+        raise web.HTTPForbidden(text="invalid signature") from None
+    return timestamp, nonce
+
+
+async def verify_endpoint(request: web.Request) -> web.Response:
+    """WeChat's server URL check: echo ``echostr`` when the signature is right."""
+    _check_request_signature(request, request.app[WECHAT_KEY].token)
+    return web.Response(text=request.query.get("echostr", ""))
+
+
+# -- messages ----------------------------------------------------------------
+
+async def message_endpoint(request: web.Request) -> web.Response:
+    settings = request.app[WECHAT_KEY]
+    timestamp, nonce = _check_request_signature(request, settings.token)
+    raw = await request.read()
+    encrypted = request.query.get("encrypt_type", "raw").lower() == "aes"
+    if encrypted:
+        if settings.crypto is None:
+            log.warning("WeChat: encrypted message but WECHAT_ENCODING_AES_KEY is not set")
+            raise web.HTTPBadRequest(text="encrypted mode is not configured")
+        try:
+            raw = settings.crypto.decrypt_message(
+                raw, request.query.get("msg_signature", ""), timestamp, nonce
+            )
+        except InvalidSignatureException:
+            raise web.HTTPForbidden(text="invalid msg_signature") from None
+        except InvalidAppIdException:
+            raise web.HTTPBadRequest(text="message for another app id") from None
+        except Exception as err:  # not XML, no <Encrypt>, not base64, bad padding
+            log.warning("WeChat: cannot decrypt message: %s", err.__class__.__name__)
+            raise web.HTTPBadRequest(text="cannot decrypt message") from None
+    try:
+        message = parse_message(raw)
+        if message is None:
+            raise ValueError("empty body")
+        source, target = message.source, message.target
+        if not source or not target:
+            raise ValueError("no FromUserName / ToUserName")
+    except Exception as err:
+        log.warning("WeChat: malformed message: %s", err.__class__.__name__)
+        raise web.HTTPBadRequest(text="malformed WeChat XML") from None
+
+    try:
+        text = await _answer(request.app, message)
+    except Exception:  # WeChat shows "暂时无法提供服务" on an error status; say something useful instead
+        log.exception("WeChat: could not answer a %s message", getattr(message, "type", "?"))
+        text = ERROR_TEXT
+    if text is None:  # nothing to say: WeChat wants "success" (or an empty body)
+        return web.Response(text="success")
+    reply = TextReply(content=_fit(text), message=message)
+    body = reply.render()
+    if encrypted:
+        body = settings.crypto.encrypt_message(body, nonce, timestamp)
+    return web.Response(text=body, content_type="application/xml")
+
+
+async def _answer(app: web.Application, message: Any) -> Optional[str]:
+    kind = message.type
+    if kind == "event":
+        if message.event in ("subscribe", "subscribe_scan"):
+            return WELCOME_TEXT
+        return None
+    if kind != "text":
+        return TEXT_ONLY_TEXT
+    content = (message.content or "").strip()
+    if not content:
+        return TEXT_ONLY_TEXT
+    msg_id = str(message.id) if message.id else ""  # wechatpy gives 0 when MsgId is absent
+    return await _text_turn(app, message.source, content[:MAX_MESSAGE_CHARS], msg_id)
+
+
+async def _text_turn(app: web.Application, openid: str, content: str, msg_id: str) -> str:
+    settings = app[WECHAT_KEY]
+    _prune(settings)
+    known = settings.turns.get(msg_id) if msg_id else None
+    if known is not None:  # WeChat retrying a message it got no answer to: join that turn
+        return await _await_turn(settings, openid, known[1], [])
+    parts: List[str] = []
+    late = settings.late.get(openid)
+    if late is not None:
+        task = late[1]
+        if not task.done():
+            return SLOW_TEXT if content in RESULT_KEYWORDS else STILL_BUSY_TEXT
+        del settings.late[openid]
+        parts.append(LATE_PREFIX + _turn_text(settings, openid, task))
+        if content in RESULT_KEYWORDS:
+            return "\n\n".join(parts)
+    message = _payload_for(settings, openid, content)
+    task = asyncio.ensure_future(_run_turn(app, "wx:" + openid, message))
+    if msg_id:
+        settings.turns[msg_id] = (time.monotonic(), task)
+        _bound(settings.turns)
+    return await _await_turn(settings, openid, task, parts)
+
+
+async def _await_turn(settings: WeChatSettings, openid: str, task: "asyncio.Task", parts: List[str]) -> str:
+    """Wait for a turn up to REPLY_TIMEOUT_S; a slower one is parked for the next message."""
+    try:
+        await asyncio.wait_for(asyncio.shield(task), timeout=REPLY_TIMEOUT_S)
+    except asyncio.TimeoutError:
+        if not task.done():
+            settings.late[openid] = (time.monotonic(), task)
+            _bound(settings.late)
+            parts.append(SLOW_TEXT)
+            return "\n\n".join(parts)
+    except Exception:
+        pass  # the turn's own error; _turn_text says it politely
+    if openid in settings.late and settings.late[openid][1] is task:
+        del settings.late[openid]
+    parts.append(_turn_text(settings, openid, task))
+    return "\n\n".join(parts)
+
+
+async def _run_turn(app: web.Application, sender: str, message: str) -> List[Dict[str, Any]]:
+    from bot.gateway import app as gateway  # late import: app.py imports this module
+
+    return await gateway.chat_turn(app, sender, message)
+
+
+def _turn_text(settings: WeChatSettings, openid: str, task: "asyncio.Task") -> str:
+    """A finished turn as one WeChat text; remembers its buttons for the next message."""
+    if task.cancelled():
+        return ERROR_TEXT
+    err = task.exception()
+    if err is not None:
+        if getattr(err, "status", None) == 503:
+            return UNAVAILABLE_TEXT
+        log.error("WeChat: chat turn failed: %r", err)
+        return ERROR_TEXT
+    return render_messages(task.result(), settings, openid)
+
+
+def render_messages(
+    messages: List[Dict[str, Any]], settings: Optional[WeChatSettings] = None, openid: str = ""
+) -> str:
+    """The bot's messages as one plain text: texts joined, buttons as numbered options."""
+    texts: List[str] = []
+    buttons: List[Dict[str, str]] = []
+    for msg in messages:
+        text = (msg.get("text") or "").strip()
+        if text:
+            texts.append(text)
+        if msg.get("buttons"):
+            buttons = [b for b in msg["buttons"] if b.get("title")]
+    if not texts:
+        # A verdict sent only as a card (custom payload) still needs words on WeChat.
+        for msg in messages:
+            verdict = (msg.get("custom") or {}).get("verdict") if isinstance(msg.get("custom"), dict) else None
+            if isinstance(verdict, dict):
+                texts.append(verdict_text(verdict))
+    if buttons:
+        options = "  ".join(f"{i}. {b['title']}" for i, b in enumerate(buttons, 1))
+        texts.append("请回复数字或文字：" + options)
+    if settings is not None and openid:
+        if buttons:
+            settings.buttons[openid] = buttons
+            settings.buttons.move_to_end(openid)
+            _bound(settings.buttons)
+        else:
+            settings.buttons.pop(openid, None)
+    return "\n\n".join(texts) or EMPTY_TEXT
+
+
+def _payload_for(settings: WeChatSettings, openid: str, content: str) -> str:
+    """A typed "2" or "不是" after numbered options sends that button's payload."""
+    buttons = settings.buttons.get(openid)
+    if not buttons:
+        return content
+    for i, button in enumerate(buttons, 1):
+        if content in (str(i), button.get("title", "").strip()):
+            return button.get("payload") or button.get("title") or content
+    return content
+
+
+def verdict_text(verdict: Dict[str, Any]) -> str:
+    """A verdict (the /api/v1/assess shape) as plain text, for channels without cards."""
+    lines: List[str] = []
+    risk = RISK_NAMES.get(str(verdict.get("risk_level", "")), "")
+    name = str(verdict.get("scam_name") or "")
+    head = " · ".join(x for x in (risk, name) if x)
+    if head:
+        lines.append(("⚠️ " if verdict.get("risk_level") in ("high", "medium") else "") + head)
+    if verdict.get("money_lost"):
+        lines.append("已经转了钱：马上打 110，再打银行客服电话止付。")
+    flags = [f for f in verdict.get("red_flags") or [] if isinstance(f, dict)]
+    if flags:
+        lines.append("为什么：")
+        for flag in flags:
+            quote = f"“{flag['quote']}”——" if flag.get("quote") else ""
+            lines.append(f"·{quote}{flag.get('description', '')}")
+    advice = [str(a) for a in verdict.get("advice") or []]
+    if advice:
+        lines.append("现在就做：")
+        lines.extend(f"{i}. {a}" for i, a in enumerate(advice, 1))
+    hotlines = [h for h in verdict.get("hotlines") or [] if isinstance(h, dict)]
+    if hotlines:
+        lines.append("电话：")
+        for h in hotlines:
+            when = f"（{h['when']}）" if h.get("when") else ""
+            lines.append(f"{h.get('name', '')} {h.get('number', '')}{when}".strip())
+    return "\n".join(lines)
+
+
+def _fit(text: str) -> str:
+    """Cut a reply to WeChat's size limit, at a line break when possible."""
+    if len(text.encode("utf-8")) <= MAX_REPLY_BYTES:
+        return text
+    budget = MAX_REPLY_BYTES - len(TRUNCATED_TEXT.encode("utf-8"))
+    cut = text.encode("utf-8")[:budget].decode("utf-8", errors="ignore")
+    if "\n" in cut[len(cut) // 2:]:
+        cut = cut[: cut.rindex("\n")]
+    return cut + TRUNCATED_TEXT
+
+
+def _bound(cache: "OrderedDict") -> None:
+    while len(cache) > MAX_TRACKED:
+        cache.popitem(last=False)
+
+
+def _prune(settings: WeChatSettings) -> None:
+    """Forget old finished turns and late answers nobody came back for."""
+    now = time.monotonic()
+    # WeChat retries within ~15 s; a finished turn is kept a while for those retries.
+    for msg_id in [k for k, (at, t) in settings.turns.items() if t.done() and now - at > 120]:
+        del settings.turns[msg_id]
+    for openid in [k for k, (at, _) in settings.late.items() if now - at > PENDING_TTL_S]:
+        _, task = settings.late.pop(openid)
+        if not task.done():
+            task.cancel()

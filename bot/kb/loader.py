@@ -1,0 +1,187 @@
+"""Load and validate the knowledge base in data/kb/.
+
+Every problem is reported as `<file>: <field path>: <message>` so that a broken KB fails
+loudly and says where to look.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Dict, Iterable, List, Optional, Tuple, Type, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from bot.kb.models import (
+    NON_SCAM_TYPES,
+    Bank,
+    CommonFile,
+    Hotline,
+    HotlinesFile,
+    Question,
+    RedFlag,
+    ScamType,
+)
+
+DEFAULT_KB_DIR = Path(__file__).resolve().parents[2] / "data" / "kb"
+Model = TypeVar("Model", bound=BaseModel)
+
+
+class KnowledgeBaseError(ValueError):
+    """The knowledge base is invalid; the message names the file and the field."""
+
+
+def _field_path(loc: Iterable) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def _load_file(path: Path, model: Type[Model]) -> Model:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as err:
+        raise KnowledgeBaseError(f"{path}: cannot read YAML: {err}") from err
+    if not isinstance(raw, dict):
+        raise KnowledgeBaseError(f"{path}: top level must be a mapping")
+    try:
+        return model.parse_obj(raw)
+    except ValidationError as err:
+        problems = "; ".join(f"{_field_path(e['loc'])}: {e['msg']}" for e in err.errors())
+        raise KnowledgeBaseError(f"{path}: {problems}") from err
+
+
+@dataclass(frozen=True)
+class KnowledgeBase:
+    scam_types: Dict[str, ScamType]
+    hotlines: Dict[str, Hotline]
+    banks: List[Bank]
+    common: CommonFile
+    source_files: Dict[str, Path] = field(default_factory=dict)
+
+    # -- look-ups ---------------------------------------------------------
+    def scam_type(self, type_id: str) -> ScamType:
+        return self.scam_types[type_id]
+
+    @property
+    def scam_type_ids(self) -> List[str]:
+        """Ids of real scam types (without `none` and `unknown`)."""
+        return [t for t in self.scam_types if t not in NON_SCAM_TYPES]
+
+    @cached_property
+    def red_flags(self) -> Dict[str, Tuple[Optional[str], RedFlag]]:
+        """Every red flag by id, with the scam type it belongs to (None when shared)."""
+        flags: Dict[str, Tuple[Optional[str], RedFlag]] = {
+            flag.id: (None, flag) for flag in self.common.red_flags
+        }
+        for scam in self.scam_types.values():
+            flags.update({flag.id: (scam.id, flag) for flag in scam.red_flags})
+        return flags
+
+    @cached_property
+    def questions(self) -> Dict[str, Tuple[str, Question]]:
+        return {
+            question.id: (scam.id, question)
+            for scam in self.scam_types.values()
+            for question in scam.questions
+        }
+
+    @cached_property
+    def compiled_flags(self) -> List[Tuple[RedFlag, Optional[str], List[re.Pattern]]]:
+        return [
+            (flag, owner, [re.compile(p, re.IGNORECASE) for p in flag.patterns])
+            for flag_id, (owner, flag) in self.red_flags.items()
+        ]
+
+    @cached_property
+    def compiled_loss_patterns(self) -> List[re.Pattern]:
+        return [re.compile(p) for p in self.common.loss_patterns]
+
+    def flags_of(self, type_id: str) -> List[RedFlag]:
+        scam = self.scam_types[type_id]
+        return list(scam.red_flags) + [self.red_flags[i][1] for i in scam.common_red_flags]
+
+    def banks_named_in(self, text: str) -> List[Bank]:
+        return [b for b in self.banks if any(n in text for n in [b.name, *b.aliases])]
+
+    def vocabulary(self) -> List[str]:
+        """Domain terms for the jieba user dictionary."""
+        words = set()
+        for scam in self.scam_types.values():
+            words.update(scam.keywords)
+            words.update(scam.aliases)
+            words.add(scam.short_name)
+        for bank in self.banks:
+            words.update([bank.name, *bank.aliases])
+        return sorted(w for w in words if w and " " not in w)
+
+
+def _check_references(kb: KnowledgeBase) -> None:
+    """Unique ids across the KB and every cross-reference resolves."""
+    seen: Dict[str, str] = {}
+
+    def claim(kind: str, item_id: str, where: str) -> None:
+        if item_id in seen:
+            raise KnowledgeBaseError(
+                f"{where}: {kind} id {item_id!r} is already used in {seen[item_id]}"
+            )
+        seen[item_id] = where
+
+    for flag in kb.common.red_flags:
+        claim("red flag", flag.id, f"{kb.source_files['common']}: red_flags")
+    for type_id, scam in kb.scam_types.items():
+        src = kb.source_files[type_id]
+        for i, flag in enumerate(scam.red_flags):
+            claim("red flag", flag.id, f"{src}: red_flags.{i}.id")
+        own_and_common = {f.id for f in scam.red_flags} | set(scam.common_red_flags)
+        for i, question in enumerate(scam.questions):
+            claim("question", question.id, f"{src}: questions.{i}.id")
+            for ref in question.red_flags:
+                if ref not in own_and_common:
+                    raise KnowledgeBaseError(
+                        f"{src}: questions.{i}.red_flags: unknown red flag {ref!r} "
+                        f"(not among this type's red_flags or common_red_flags)"
+                    )
+        common_ids = {f.id for f in kb.common.red_flags}
+        for i, ref in enumerate(scam.common_red_flags):
+            if ref not in common_ids:
+                raise KnowledgeBaseError(
+                    f"{src}: common_red_flags.{i}: unknown common red flag {ref!r}"
+                )
+        for i, ref in enumerate(scam.hotlines):
+            if ref not in kb.hotlines:
+                raise KnowledgeBaseError(f"{src}: hotlines.{i}: unknown hotline {ref!r}")
+
+
+def load_kb(kb_dir: Path | str = DEFAULT_KB_DIR) -> KnowledgeBase:
+    kb_dir = Path(kb_dir)
+    hotlines_path, common_path = kb_dir / "hotlines.yml", kb_dir / "common.yml"
+    hotlines_file = _load_file(hotlines_path, HotlinesFile)
+    common = _load_file(common_path, CommonFile)
+    scam_types: Dict[str, ScamType] = {}
+    sources: Dict[str, Path] = {"common": common_path, "hotlines": hotlines_path}
+    type_files = sorted((kb_dir / "scam_types").glob("*.yml"))
+    if not type_files:
+        raise KnowledgeBaseError(f"{kb_dir / 'scam_types'}: no scam type files found")
+    for path in type_files:
+        scam = _load_file(path, ScamType)
+        if scam.id != path.stem:
+            raise KnowledgeBaseError(f"{path}: id: {scam.id!r} must match the file name {path.stem!r}")
+        scam_types[scam.id] = scam
+        sources[scam.id] = path
+    for required in NON_SCAM_TYPES:
+        if required not in scam_types:
+            raise KnowledgeBaseError(f"{kb_dir / 'scam_types'}: missing required type file {required}.yml")
+    hotline_ids = [h.id for h in hotlines_file.hotlines]
+    duplicates = {i for i in hotline_ids if hotline_ids.count(i) > 1}
+    if duplicates:
+        raise KnowledgeBaseError(f"{hotlines_path}: hotlines: duplicate id(s) {sorted(duplicates)}")
+    kb = KnowledgeBase(
+        scam_types=scam_types,
+        hotlines={h.id: h for h in hotlines_file.hotlines},
+        banks=list(hotlines_file.banks),
+        common=common,
+        source_files=sources,
+    )
+    _check_references(kb)
+    return kb

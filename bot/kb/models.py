@@ -1,0 +1,105 @@
+"""Typed schema of the knowledge base (data/kb/*.yml).
+
+pydantic models validate each file on load; `extra = forbid` turns a typo in a field
+name into an error instead of a silently ignored key.
+"""
+from __future__ import annotations
+
+import re
+from typing import Dict, List, Literal, Optional
+
+from pydantic import BaseModel, Field, validator
+
+RiskLevel = Literal["high", "medium", "low"]
+TargetGroup = Literal["老年人", "家长", "学生", "all"]
+ID_PATTERN = r"^[a-z][a-z0-9_]*$"
+
+
+class _Strict(BaseModel):
+    class Config:
+        extra = "forbid"
+        allow_mutation = False
+
+
+def _compile_all(patterns: List[str]) -> List[str]:
+    for pattern in patterns:
+        try:
+            re.compile(pattern)
+        except re.error as err:
+            raise ValueError(f"invalid regular expression {pattern!r}: {err}") from err
+    return patterns
+
+
+class RedFlag(_Strict):
+    id: str = Field(regex=ID_PATTERN)
+    description: str = Field(min_length=4)
+    patterns: List[str] = Field(min_items=1)
+    weight: int = Field(ge=1, le=3)
+
+    _valid_patterns = validator("patterns", allow_reuse=True)(_compile_all)
+
+
+class Question(_Strict):
+    id: str = Field(regex=ID_PATTERN)
+    text: str = Field(min_length=4)
+    if_yes: Literal["raise", "lower"]
+    weight: int = Field(ge=1, le=3)
+    red_flags: List[str] = Field(default_factory=list)
+
+
+class Advice(_Strict):
+    do_now: List[str] = Field(min_items=1)
+    never: List[str] = Field(default_factory=list)
+
+
+class ScamType(_Strict):
+    id: str = Field(regex=ID_PATTERN)
+    name: str
+    short_name: str
+    aliases: List[str] = Field(default_factory=list)
+    description: str
+    base_risk: RiskLevel
+    target_groups: List[TargetGroup] = Field(min_items=1)
+    keywords: List[str] = Field(default_factory=list)
+    red_flags: List[RedFlag] = Field(default_factory=list)
+    common_red_flags: List[str] = Field(default_factory=list)
+    questions: List[Question] = Field(default_factory=list, max_items=5)
+    advice: Advice
+    dissuasion_script: List[str] = Field(default_factory=list)
+    verify_tip: str = ""
+    hotlines: List[str] = Field(default_factory=list)
+
+
+class Hotline(_Strict):
+    id: str = Field(regex=ID_PATTERN)
+    name: str
+    number: Optional[str]
+    when: str
+    kind: Literal["emergency", "anti_fraud", "report", "app"]
+
+
+class Bank(_Strict):
+    id: str = Field(regex=ID_PATTERN)
+    name: str
+    aliases: List[str] = Field(default_factory=list)
+    number: str = Field(regex=r"^\d{5}$")
+
+
+class HotlinesFile(_Strict):
+    hotlines: List[Hotline] = Field(min_items=1)
+    banks: List[Bank] = Field(default_factory=list)
+
+
+class CommonFile(_Strict):
+    red_flags: List[RedFlag] = Field(default_factory=list)
+    loss_patterns: List[str] = Field(min_items=1)
+    loss_advice: List[str] = Field(min_items=1)
+    general_advice: List[str] = Field(min_items=1)
+    safe_advice: List[str] = Field(min_items=1)
+
+    _valid_patterns = validator("loss_patterns", allow_reuse=True)(_compile_all)
+
+
+# Types that are not scams: they carry no diagnostic questions of their own.
+NON_SCAM_TYPES = ("none", "unknown")
+ScamRanking = Dict[str, float]

@@ -1,0 +1,38 @@
+"""Text normalisation shared by the NLU pipeline, the verdict engine and the gateway.
+
+Residents write Traditional as well as Simplified Chinese and often type full-width
+digits (１３８…); every rule in the knowledge base is written for Simplified, half-width
+text, so everything is normalised once, the same way, before matching.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+
+import opencc
+
+# Full-width ASCII block U+FF01..U+FF5E maps one-to-one onto U+0021..U+007E.
+_FULLWIDTH_TO_ASCII = {code: code - 0xFEE0 for code in range(0xFF01, 0xFF5F)}
+_FULLWIDTH_TO_ASCII[0x3000] = 0x20  # ideographic space
+
+
+# OpenCC keeps the variant 帐 of 帳; standard Simplified money words use 账.
+_VARIANT_WORDS = {"帐户": "账户", "帐号": "账号", "转帐": "转账", "帐单": "账单", "到帐": "到账"}
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> opencc.OpenCC:
+    # tw2sp also converts Taiwanese phrases (軟體 → 软件), which residents in Taiwan write.
+    return opencc.OpenCC("tw2sp")
+
+
+def to_simplified(text: str) -> str:
+    """Traditional → Simplified Chinese (identity on Simplified text)."""
+    simplified = _t2s().convert(text)
+    for variant, standard in _VARIANT_WORDS.items():
+        simplified = simplified.replace(variant, standard)
+    return simplified
+
+
+def normalize(text: str) -> str:
+    """Simplified Chinese with half-width ASCII; keeps character offsets where possible."""
+    return to_simplified(text.translate(_FULLWIDTH_TO_ASCII))

@@ -1,0 +1,294 @@
+"""The verdict engine: from an NLU result (+ answers) to a `Verdict`.
+
+Inputs are plain data so that the chat actions, the JSON API and the operator console
+all get the same verdict for the same text:
+
+- `text`: what the resident wrote (any script; normalised here);
+- `ranking`: the scam-type classifier's probabilities (`scam_ranking` in Rasa's parse
+  result); without it the knowledge base's red flags alone decide;
+- `entities`: Rasa's entities for the text (indicators), extracted here when absent;
+- `answers`: diagnostic question id → True (是) / False (不是); unknown ids are ignored.
+
+How the type is chosen: the classifier's probability for each type is combined in
+log-space with the weight of that type's red flags found in the text and of the
+answers given, so a single decisive phrase ("安全账户") can overrule a weak classifier
+while the classifier still decides when the text has no known red flag.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+from bot.kb.indicators import extract_indicators, indicators_from_entities
+from bot.kb.loader import KnowledgeBase
+from bot.kb.models import NON_SCAM_TYPES, Hotline, Question
+from bot.kb.results import Indicator, RedFlagHit
+from bot.kb.text import normalize
+
+# Log-odds added per red-flag weight point of a type found in the text.
+FLAG_EVIDENCE = 0.9
+# Log-odds taken from `none` per weight point of any red flag (shared ones included).
+NONE_PENALTY = 0.8
+# Below this, the best scam type is reported as `unknown` when something looks wrong.
+MIN_TYPE_CONFIDENCE = 0.3
+# Risk points → level; base points come from the type's `base_risk`.
+BASE_POINTS = {"high": 2, "medium": 1, "low": 0}
+HIGH_RISK_POINTS = 5
+MEDIUM_RISK_POINTS = 2
+QUOTE_WINDOW = 18  # characters either side of a match when quoting the resident
+_CLAUSE_BREAK = re.compile(r"[。！？!?；;，,\n]")
+
+
+@dataclass(frozen=True)
+class HotlineAdvice:
+    name: str
+    number: Optional[str]
+    when: str
+
+    def to_api(self) -> dict:
+        return {"name": self.name, "number": self.number, "when": self.when}
+
+
+@dataclass
+class Verdict:
+    scam_type: str
+    scam_name: str
+    short_name: str
+    risk_level: str
+    confidence: float
+    alternatives: List[Tuple[str, float]]
+    red_flags: List[RedFlagHit]
+    indicators: List[Indicator]
+    advice: List[str]
+    hotlines: List[HotlineAdvice]
+    questions: List[Question]
+    money_lost: bool = False
+    answers: Dict[str, bool] = field(default_factory=dict)
+
+    @property
+    def is_scam(self) -> bool:
+        return self.scam_type != "none"
+
+    def to_api(self) -> dict:
+        """The `/api/v1/assess` response body (DESIGN contract)."""
+        return {
+            "scam_type": self.scam_type,
+            "scam_name": self.scam_name,
+            "risk_level": self.risk_level,
+            "confidence": round(self.confidence, 4),
+            "alternatives": [
+                {"scam_type": t, "confidence": round(c, 4)} for t, c in self.alternatives
+            ],
+            "red_flags": [hit.to_api() for hit in self.red_flags],
+            "indicators": [i.to_api() for i in self.indicators],
+            "advice": list(self.advice),
+            "hotlines": [h.to_api() for h in self.hotlines],
+            "questions": [{"id": q.id, "text": q.text} for q in self.questions],
+            "money_lost": self.money_lost,
+        }
+
+
+# -- red flags -----------------------------------------------------------------
+
+
+def _quote(text: str, start: int, end: int) -> str:
+    """The clause around a match, trimmed, so the resident recognises their own words."""
+    left = max(0, start - QUOTE_WINDOW)
+    right = min(len(text), end + QUOTE_WINDOW)
+    before = _CLAUSE_BREAK.split(text[left:start])[-1]
+    after = _CLAUSE_BREAK.split(text[end:right])[0]
+    return (before + text[start:end] + after).strip()
+
+
+def find_red_flags(kb: KnowledgeBase, text: str) -> List[RedFlagHit]:
+    """Every red flag of the KB whose patterns match the text, strongest first."""
+    norm = normalize(text)
+    # Quote the resident's own characters when normalising kept the offsets.
+    quote_source = text if len(text) == len(norm) else norm
+    hits = []
+    for flag, owner, patterns in kb.compiled_flags:
+        for pattern in patterns:
+            match = pattern.search(norm)
+            if match:
+                quote = _quote(quote_source, match.start(), match.end())
+                hits.append(RedFlagHit(flag.id, flag.description, flag.weight, quote, owner))
+                break
+    return sorted(hits, key=lambda h: -h.weight)
+
+
+def detect_money_lost(kb: KnowledgeBase, text: str) -> bool:
+    norm = normalize(text)
+    return any(p.search(norm) for p in kb.compiled_loss_patterns)
+
+
+# -- type ranking ----------------------------------------------------------------
+
+
+def _evidence_by_type(
+    kb: KnowledgeBase, hits: Iterable[RedFlagHit], answers: Mapping[str, bool]
+) -> Dict[str, float]:
+    evidence: Dict[str, float] = {t: 0.0 for t in kb.scam_types}
+    for hit in hits:
+        if hit.scam_type:
+            evidence[hit.scam_type] += hit.weight
+    for qid, yes in answers.items():
+        owner, question = kb.questions[qid]
+        direction = 1 if question.if_yes == "raise" else -1
+        evidence[owner] += (question.weight if yes else -question.weight / 2) * direction
+    return evidence
+
+
+def rank_types(
+    kb: KnowledgeBase,
+    ranking: Optional[Mapping[str, float]],
+    hits: Sequence[RedFlagHit],
+    answers: Mapping[str, bool],
+) -> List[Tuple[str, float]]:
+    """Types by combined probability, best first."""
+    types = list(kb.scam_types)
+    if ranking:
+        prior = {t: max(float(ranking.get(t, 0.0)), 1e-4) for t in types}
+    else:
+        # No classifier: every type equally likely, `none` favoured until a flag shows up.
+        prior = {t: 1.0 for t in types}
+        prior["none"] = float(len(types))
+    evidence = _evidence_by_type(kb, hits, answers)
+    total_flag_weight = sum(h.weight for h in hits)
+    scores = {t: math.log(prior[t]) + FLAG_EVIDENCE * evidence[t] for t in types}
+    scores["none"] -= NONE_PENALTY * total_flag_weight
+    top = max(scores.values())
+    exp = {t: math.exp(s - top) for t, s in scores.items()}
+    total = sum(exp.values())
+    return sorted(((t, v / total) for t, v in exp.items()), key=lambda tv: -tv[1])
+
+
+def _choose_type(
+    ranked: List[Tuple[str, float]], hits: Sequence[RedFlagHit], money_lost: bool
+) -> Tuple[str, float]:
+    best, confidence = ranked[0]
+    if best == "none" and money_lost:
+        return "unknown", 1.0 - confidence
+    if best not in NON_SCAM_TYPES and confidence < MIN_TYPE_CONFIDENCE and hits:
+        return "unknown", confidence
+    if best == "none" and any(h.weight >= 3 for h in hits):
+        # A decisive red flag (验证码, 安全账户 …) never ends as "nothing found".
+        return "unknown", 1.0 - confidence
+    return best, confidence
+
+
+# -- risk --------------------------------------------------------------------------
+
+
+def _answer_points(kb: KnowledgeBase, answers: Mapping[str, bool], implied: Iterable[str]) -> float:
+    points = 0.0
+    for qid, yes in answers.items():
+        if qid in implied:
+            continue  # already counted through the red flag that implies it
+        question = kb.questions[qid][1]
+        sign = 1 if question.if_yes == "raise" else -1
+        points += sign * (question.weight if yes else -question.weight / 2)
+    return points
+
+
+def _risk_level(points: float, scam_type: str, money_lost: bool) -> str:
+    if scam_type == "none":
+        return "low"
+    if money_lost or points >= HIGH_RISK_POINTS:
+        return "high"
+    if points >= MEDIUM_RISK_POINTS:
+        return "medium"
+    return "low"
+
+
+# -- advice and referrals -----------------------------------------------------------
+
+
+def _advice(kb: KnowledgeBase, scam_type: str, money_lost: bool) -> List[str]:
+    scam = kb.scam_types[scam_type]
+    lines: List[str] = list(kb.common.loss_advice) if money_lost else []
+    if scam_type == "none":
+        lines += list(kb.common.safe_advice)
+    elif scam_type == "unknown":
+        lines += list(kb.common.general_advice)
+    lines += scam.advice.do_now + scam.advice.never
+    if scam.verify_tip:
+        lines.append(scam.verify_tip)
+    return list(dict.fromkeys(lines))  # keep order, drop repeats
+
+
+def _hotlines(kb: KnowledgeBase, scam_type: str, text: str, money_lost: bool) -> List[HotlineAdvice]:
+    ids = list(kb.scam_types[scam_type].hotlines)
+    if money_lost:
+        ids = ["police_110", "antifraud_96110"] + ids
+    chosen: List[Hotline] = [kb.hotlines[i] for i in dict.fromkeys(ids) if i in kb.hotlines]
+    advice = [HotlineAdvice(h.name, h.number, h.when) for h in chosen]
+    for bank in kb.banks_named_in(normalize(text)):
+        when = "钱已经转出：马上打，要求止付、冻结" if money_lost else "核实账户情况，只打官方客服电话"
+        advice.append(HotlineAdvice(f"{bank.name}客服", bank.number, when))
+    return advice
+
+
+def _remaining_questions(
+    kb: KnowledgeBase, scam_type: str, answered: Iterable[str], hit_ids: Iterable[str]
+) -> Tuple[List[Question], List[str]]:
+    """Questions not yet answered, and those the description already answers (implied)."""
+    answered, hit_ids = set(answered), set(hit_ids)
+    remaining, implied = [], []
+    for question in kb.scam_types[scam_type].questions:
+        if hit_ids & set(question.red_flags):
+            implied.append(question.id)
+        elif question.id not in answered:
+            remaining.append(question)
+    return remaining, implied
+
+
+# -- entry point ------------------------------------------------------------------------
+
+
+def assess(
+    kb: KnowledgeBase,
+    text: str,
+    ranking: Optional[Mapping[str, float]] = None,
+    entities: Optional[Sequence[Mapping]] = None,
+    answers: Optional[Mapping[str, bool]] = None,
+    money_lost: Optional[bool] = None,
+) -> Verdict:
+    """Assess `text`; `money_lost` overrides what the text says (the chat asks it)."""
+    answers = {q: bool(a) for q, a in (answers or {}).items() if q in kb.questions}
+    # Rasa's entity extractor and extract_indicators run the same pipeline; reuse Rasa's
+    # result when it has one, so a text is not analysed twice.
+    indicators = indicators_from_entities(entities or [], text) or extract_indicators(text)
+    hits = find_red_flags(kb, text)
+    lost = detect_money_lost(kb, text) if money_lost is None else money_lost
+    ranked = rank_types(kb, ranking, hits, answers)
+    scam_type, confidence = _choose_type(ranked, hits, lost)
+    scam = kb.scam_types[scam_type]
+    remaining, implied = _remaining_questions(kb, scam_type, answers, (h.id for h in hits))
+    answered_flags = [
+        RedFlagHit(q.id, f"您确认了：{q.text}", q.weight, "是", scam_type, "answer")
+        for q in scam.questions
+        if answers.get(q.id) is True and q.if_yes == "raise" and q.id not in implied
+    ]
+    points = (
+        BASE_POINTS[scam.base_risk]
+        + sum(h.weight for h in hits)
+        + _answer_points(kb, answers, implied)
+    )
+    alternatives = [(t, c) for t, c in ranked if t != scam_type and c >= 0.05][:3]
+    return Verdict(
+        scam_type=scam_type,
+        scam_name=scam.name,
+        short_name=scam.short_name,
+        risk_level=_risk_level(points, scam_type, lost),
+        confidence=confidence,
+        alternatives=alternatives,
+        red_flags=hits + answered_flags,
+        indicators=indicators,
+        advice=_advice(kb, scam_type, lost),
+        hotlines=_hotlines(kb, scam_type, text, lost),
+        questions=remaining,
+        money_lost=lost,
+        answers=answers,
+    )

@@ -1,0 +1,123 @@
+"""`make run`: start the action server, Rasa and the gateway; stop all three together.
+
+Runs in the foreground, prints the widget URL once /healthz says every component is
+ready, and on Ctrl-C / SIGTERM (or when any component dies) stops the others.
+"""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Dict, List
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = ROOT / "models" / "current.tar.gz"
+STARTUP_TIMEOUT_S = float(os.environ.get("STARTUP_TIMEOUT_S", "180"))
+STOP_GRACE_S = 10.0
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).with_name(name))
+
+
+def commands(env: Dict[str, str]) -> Dict[str, List[str]]:
+    return {
+        "actions": [_bin("rasa"), "run", "actions", "--port", env["ACTIONS_PORT"], "--actions", "actions"],
+        "rasa": [
+            _bin("rasa"), "run", "--enable-api", "--port", env["RASA_PORT"],
+            "--interface", env.get("RASA_HOST", "127.0.0.1"),
+            "--model", str(MODEL), "--endpoints", env.get("RASA_ENDPOINTS", "endpoints.yml"),
+            "--credentials", "credentials.yml",
+        ],
+        "gateway": [sys.executable, "-m", "bot.gateway"],
+    }
+
+
+def _environment() -> Dict[str, str]:
+    env = dict(os.environ)
+    env.setdefault("RASA_PORT", "5005")
+    env.setdefault("ACTIONS_PORT", "5055")
+    env.setdefault("GATEWAY_PORT", "8080")
+    env["RASA_TELEMETRY_ENABLED"] = "false"
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    return env
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _stop(processes: Dict[str, subprocess.Popen]) -> None:
+    for proc in processes.values():
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_S
+    for name, proc in processes.items():
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            print(f"[stack] {name} did not stop in time; killing it", flush=True)
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def main() -> int:
+    if not MODEL.exists():
+        print(f"[stack] no trained model at {MODEL}; run `make run` (it trains first)", file=sys.stderr)
+        return 1
+    env = _environment()
+    processes: Dict[str, subprocess.Popen] = {}
+    stopping = False
+
+    def request_stop(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        print(f"\n[stack] {signal.Signals(signum).name} received, stopping …", flush=True)
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    started = time.monotonic()
+    for name, cmd in commands(env).items():
+        print(f"[stack] starting {name}: {' '.join(cmd[:3])} …", flush=True)
+        # Own process group each, so a signal to one never leaks into the others.
+        processes[name] = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+    health_url = f"http://127.0.0.1:{env['GATEWAY_PORT']}/healthz"
+    announced = False
+    exit_code = 0
+    try:
+        while not stopping:
+            dead = [n for n, p in processes.items() if p.poll() is not None]
+            if dead:
+                print(f"[stack] {', '.join(dead)} exited; stopping the others", file=sys.stderr, flush=True)
+                exit_code = 1
+                break
+            if not announced and _healthy(health_url):
+                announced = True
+                print(
+                    f"[stack] ready in {time.monotonic() - started:.0f} s\n"
+                    f"[stack] 居民聊天窗口 widget: http://127.0.0.1:{env['GATEWAY_PORT']}/\n"
+                    f"[stack] health: {health_url}   (Ctrl-C stops everything)",
+                    flush=True,
+                )
+            elif not announced and time.monotonic() - started > STARTUP_TIMEOUT_S:
+                print(f"[stack] not healthy after {STARTUP_TIMEOUT_S:.0f} s; see the logs above", file=sys.stderr)
+                exit_code = 1
+                break
+            time.sleep(0.5)
+    finally:
+        _stop(processes)
+        print("[stack] stopped", flush=True)
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""Gateway API contract (DESIGN.md): /healthz, /api/v1/assess, /api/v1/chat, bad input."""
+import pytest
+
+from bot.gateway.app import GatewayConfig, create_app
+from tests.fake_rasa import fake_rasa_app
+
+
+@pytest.fixture
+async def rasa_server(aiohttp_server):
+    replies = [
+        {"recipient_id": "u1", "text": "听起来像「冒充公检法」诈骗。",
+         "buttons": [{"title": "是", "payload": "/affirm"}, {"title": "不是", "payload": "/deny"}]},
+        {"recipient_id": "u1", "custom": {"verdict": {"scam_type": "police_impersonation"}}},
+    ]
+    return await aiohttp_server(fake_rasa_app(replies))
+
+
+@pytest.fixture
+async def client(aiohttp_client, rasa_server, mini_kb):
+    url = str(rasa_server.make_url("")).rstrip("/")
+    return await aiohttp_client(create_app(GatewayConfig(url, url), kb=mini_kb))
+
+
+@pytest.fixture
+async def client_without_rasa(aiohttp_client, mini_kb, unused_tcp_port):
+    dead = f"http://127.0.0.1:{unused_tcp_port}"
+    return await aiohttp_client(create_app(GatewayConfig(dead, dead), kb=mini_kb))
+
+
+async def test_assess_returns_the_contract(client):
+    response = await client.post("/api/v1/assess", json={"text": "让我把钱转到安全账户，电话13812345678"})
+    assert response.status == 200
+    body = await response.json()
+    assert body["scam_type"] == "police_impersonation"
+    assert body["risk_level"] == "high"
+    assert {"id": "pi_safe_account"}.items() <= body["red_flags"][0].items()
+    assert {"kind": "phone", "value": "13812345678"} in body["indicators"]
+
+
+async def test_assess_answers_are_applied(client):
+    plain = await (await client.post("/api/v1/assess", json={"text": "自称警察打来电话"})).json()
+    answered = await (await client.post(
+        "/api/v1/assess", json={"text": "自称警察打来电话", "answers": {"pi_q_transfer": True}})).json()
+    assert "pi_q_transfer" in [q["id"] for q in plain["questions"]]
+    assert "pi_q_transfer" not in [q["id"] for q in answered["questions"]]
+
+
+@pytest.mark.parametrize(
+    "body, status, fragment",
+    [
+        ({}, 400, "'text' is required"),
+        ({"text": ""}, 400, "must not be empty"),
+        ({"text": "   "}, 400, "must not be empty"),
+        ({"text": 42}, 400, "must be a string"),
+        ({"text": ["a"]}, 400, "must be a string"),
+        ({"text": "好" * 5001}, 413, "too long"),
+        ({"text": "ok", "answers": ["x"]}, 400, "'answers' must be an object"),
+        ({"text": "ok", "answers": {"pi_q_transfer": "yes"}}, 400, "must be true or false"),
+        ({"text": "ok", "answers": {"no_such_question": True}}, 400, "unknown question id"),
+    ],
+)
+async def test_assess_rejects_bad_input(client, body, status, fragment):
+    response = await client.post("/api/v1/assess", json=body)
+    assert response.status == status
+    assert fragment in (await response.json())["error"]
+
+
+async def test_assess_accepts_exactly_5000_characters(client):
+    response = await client.post("/api/v1/assess", json={"text": "好" * 5000})
+    assert response.status == 200
+
+
+@pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b"\"text\"", b"", "\ud800".encode("utf-8", "surrogatepass")])
+async def test_malformed_bodies_get_json_400(client, raw):
+    response = await client.post("/api/v1/assess", data=raw, headers={"Content-Type": "application/json"})
+    assert response.status == 400
+    assert "error" in await response.json()
+
+
+async def test_huge_body_gets_json_413(client):
+    response = await client.post("/api/v1/assess", data=b"x" * (200 * 1024),
+                                 headers={"Content-Type": "application/json"})
+    assert response.status == 413
+    assert "error" in await response.json()
+
+
+async def test_chat_relays_the_conversation(client, rasa_server):
+    response = await client.post("/api/v1/chat", json={"sender": "u1", "message": "我妈接到电话"})
+    assert response.status == 200
+    messages = await response.json()
+    assert messages[0]["text"].startswith("听起来像")
+    assert messages[0]["buttons"] == [{"title": "是", "payload": "/affirm"}, {"title": "不是", "payload": "/deny"}]
+    assert messages[1]["custom"]["verdict"]["scam_type"] == "police_impersonation"
+    assert ("webhook", {"sender": "u1", "message": "我妈接到电话"}) in rasa_server.app["received"]
+
+
+@pytest.mark.parametrize(
+    "body, status",
+    [({"message": "hi"}, 400), ({"sender": "u1"}, 400), ({"sender": "", "message": "hi"}, 400),
+     ({"sender": "u1", "message": 3}, 400), ({"sender": "u" * 200, "message": "hi"}, 413),
+     ({"sender": "u1", "message": "好" * 5001}, 413)],
+)
+async def test_chat_rejects_bad_input(client, body, status):
+    response = await client.post("/api/v1/chat", json=body)
+    assert response.status == status
+    assert "error" in await response.json()
+
+
+async def test_healthz_ready_when_everything_answers(client):
+    response = await client.get("/healthz")
+    assert response.status == 200
+    assert (await response.json())["components"] == {"rasa": "ready", "actions": "ready", "gateway": "ready"}
+
+
+async def test_healthz_and_api_when_rasa_is_down(client_without_rasa):
+    health = await client_without_rasa.get("/healthz")
+    assert health.status == 503
+    assert (await health.json())["components"]["rasa"] == "unavailable"
+    assess = await client_without_rasa.post("/api/v1/assess", json={"text": "自称警察"})
+    assert assess.status == 503
+    assert "retry" in (await assess.json())["error"]

@@ -1,0 +1,124 @@
+"""The knowledge base loads, and a broken one fails naming the file and the field."""
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.kb import KnowledgeBaseError, load_kb
+
+DESIGN = Path(__file__).resolve().parents[2] / "shared" / "DESIGN.md"
+TAXONOMY_ROW = re.compile(r"^\| ([a-z_]+) \| (.+?) \|$")
+
+
+def design_taxonomy() -> dict:
+    rows = {}
+    section = DESIGN.read_text(encoding="utf-8").split("## Scam taxonomy", 1)[-1].split("\n## ", 1)[0]
+    for line in section.splitlines():
+        match = TAXONOMY_ROW.match(line.strip())
+        if match and match.group(1) != "id":
+            rows[match.group(1)] = match.group(2).strip()
+    return rows
+
+
+def test_real_kb_has_every_taxonomy_type_with_its_design_name(real_kb):
+    taxonomy = design_taxonomy() if DESIGN.exists() else {}
+    if not taxonomy:
+        pytest.skip("../shared/DESIGN.md not available")
+    assert set(taxonomy) <= set(real_kb.scam_types)
+    for type_id, name in taxonomy.items():
+        assert real_kb.scam_types[type_id].name == name, type_id
+
+
+def test_real_kb_scam_types_are_complete(real_kb):
+    for type_id in real_kb.scam_type_ids:
+        scam = real_kb.scam_types[type_id]
+        assert 2 <= len(scam.questions) <= 5, type_id
+        assert scam.red_flags, type_id
+        assert scam.advice.do_now and scam.advice.never, type_id
+        assert scam.hotlines, type_id
+        assert scam.description.strip(), type_id
+
+
+def test_real_kb_hotlines_and_bank_numbers(real_kb):
+    numbers = {h.number for h in real_kb.hotlines.values()}
+    assert {"110", "96110", "12381", "12321"} <= numbers
+    assert any(h.kind == "app" and h.number is None for h in real_kb.hotlines.values())
+    banks = {b.name: b.number for b in real_kb.banks}
+    expected = {"95588", "95599", "95566", "95533", "95559", "95555", "95568", "95580"}
+    assert expected == set(banks.values())
+
+
+def test_real_kb_never_asks_for_secrets(real_kb):
+    asking = re.compile(r"(告诉|提供|发给|报一下|输入)(我|我们|助手).{0,6}(身份证号|卡号|密码|验证码)")
+    for scam in real_kb.scam_types.values():
+        for question in scam.questions:
+            assert not asking.search(question.text), question.id
+            assert not re.search(r"(卡号|密码|验证码|身份证号)(是多少|是什么)", question.text), question.id
+
+
+def _rewrite(path: Path, mutate) -> None:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    mutate(data)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    "file, mutate, expected",
+    [
+        ("scam_types/police_impersonation.yml", lambda d: d["red_flags"][0].update(weight=7),
+         r"police_impersonation\.yml: red_flags\.0\.weight"),
+        ("scam_types/police_impersonation.yml", lambda d: d["red_flags"][1].update(patterns=["(未闭合"]),
+         r"police_impersonation\.yml: red_flags\.1\.patterns: invalid regular expression"),
+        ("scam_types/police_impersonation.yml", lambda d: d.update(hotlines=["no_such_line"]),
+         r"police_impersonation\.yml: hotlines\.0: unknown hotline 'no_such_line'"),
+        ("scam_types/police_impersonation.yml", lambda d: d["questions"][0].update(red_flags=["ghost"]),
+         r"police_impersonation\.yml: questions\.0\.red_flags: unknown red flag 'ghost'"),
+        ("scam_types/police_impersonation.yml", lambda d: d.update(common_red_flags=["ghost"]),
+         r"police_impersonation\.yml: common_red_flags\.0"),
+        ("scam_types/customer_service_impersonation.yml", lambda d: d["red_flags"][0].update(id="pi_safe_account"),
+         r"red flag id 'pi_safe_account' is already used"),
+        ("scam_types/police_impersonation.yml", lambda d: d.update(colour="red"),
+         r"police_impersonation\.yml: colour: extra fields not permitted"),
+        ("scam_types/police_impersonation.yml", lambda d: d.pop("advice"),
+         r"police_impersonation\.yml: advice: field required"),
+        ("common.yml", lambda d: d.update(loss_patterns=["[未闭合"]),
+         r"common\.yml: loss_patterns: invalid regular expression"),
+        ("hotlines.yml", lambda d: d["banks"][0].update(number="955"),
+         r"hotlines\.yml: banks\.0\.number"),
+    ],
+)
+def test_broken_kb_names_file_and_field(kb_copy, file, mutate, expected):
+    _rewrite(kb_copy / file, mutate)
+    with pytest.raises(KnowledgeBaseError, match=expected):
+        load_kb(kb_copy)
+
+
+def test_file_name_must_match_id(kb_copy):
+    (kb_copy / "scam_types" / "police_impersonation.yml").rename(kb_copy / "scam_types" / "police.yml")
+    with pytest.raises(KnowledgeBaseError, match=r"police\.yml: id: 'police_impersonation' must match"):
+        load_kb(kb_copy)
+
+
+def test_missing_required_type_is_reported(kb_copy):
+    (kb_copy / "scam_types" / "unknown.yml").unlink()
+    with pytest.raises(KnowledgeBaseError, match="missing required type file unknown.yml"):
+        load_kb(kb_copy)
+
+
+def test_invalid_yaml_is_reported_with_file(kb_copy):
+    (kb_copy / "common.yml").write_text("red_flags: [unclosed", encoding="utf-8")
+    with pytest.raises(KnowledgeBaseError, match=r"common\.yml: cannot read YAML"):
+        load_kb(kb_copy)
+
+
+def test_adding_a_scam_type_is_data_only(kb_copy):
+    (kb_copy / "scam_types" / "lottery_ticket.yml").write_text(
+        "id: lottery_ticket\nname: 彩票内幕\nshort_name: 彩票内幕\ndescription: 说有内幕号码。\n"
+        "base_risk: medium\ntarget_groups: [all]\n"
+        "red_flags: [{id: lot_inside, description: 彩票没有内幕, patterns: ['内幕号码'], weight: 3}]\n"
+        "advice: {do_now: [不要付费买号码]}\n",
+        encoding="utf-8",
+    )
+    kb = load_kb(kb_copy)
+    assert "lottery_ticket" in kb.scam_type_ids
