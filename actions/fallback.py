@@ -8,8 +8,8 @@ from rasa_sdk.events import Restarted, UserUtteranceReverted
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import texts
-from actions.render import hotline_line, send_question
-from actions.selfcheck import proceed
+from actions.render import hotline_line
+from actions.selfcheck import not_understood, proceed
 from actions.state import CheckState, latest_entities, latest_ranking, latest_text
 from bot.kb import default_kb, find_red_flags
 
@@ -51,17 +51,13 @@ class ActionFallback(Action):
             return state.events()
         if previous_user_intent(tracker) == FALLBACK_INTENT:
             lines = [texts.FALLBACK_SECOND]
-            lines.extend(
-                hotline_line(h.name, h.number, h.when)
-                for h in kb.hotlines.values()
-                if h.kind in ("emergency", "anti_fraud")
-            )
+            # whom to call when unsure: the `unknown` type's numbers, 110 and 96110 always
+            ids = list(kb.scam_types["unknown"].hotlines) + ["antifraud_96110", "police_110"]
+            chosen = [kb.hotlines[i] for i in dict.fromkeys(ids) if i in kb.hotlines]
+            lines.extend(hotline_line(h.name, h.number, h.when) for h in chosen)
             dispatcher.utter_message(text="\n".join(lines))
-        elif state.pending and state.pending in kb.questions:
-            dispatcher.utter_message(text=texts.FALLBACK_FIRST_IN_QUESTION)
-            send_question(dispatcher, kb.questions[state.pending][1])
         else:
-            dispatcher.utter_message(text=texts.FALLBACK_FIRST, buttons=texts.MENU_BUTTONS)
+            not_understood(dispatcher, kb, state)
         return []
 
 

@@ -20,6 +20,7 @@ MENU_TYPES = [
     "police_impersonation", "brushing_rebate", "fake_investment", "romance_scam",
     "customer_service_impersonation", "acquaintance_impersonation", "fake_loan", "phishing_sms",
 ]
+URGENT_HOTLINES = ("police_110", "antifraud_96110")
 KIND_ORDER = {"emergency": 0, "anti_fraud": 1, "report": 2, "app": 3}
 _SUFFIXES = ("诈骗", "骗局", "诈骗案")
 
@@ -255,7 +256,8 @@ class ActionWhichNumber(Action):
         banks = kb.banks_named_in(norm)
         for bank in banks:
             lines.append(texts.BANK_LINE.format(name=f"{bank.name}客服", number=bank.number))
-        urgent = sorted_hotlines(h for h in kb.hotlines.values() if h.kind in ("emergency", "anti_fraud"))
+        # the numbers to call now (the same two the verdict engine adds when money is gone)
+        urgent = [kb.hotlines[i] for i in URGENT_HOTLINES if i in kb.hotlines]
         if banks:
             lines.extend(hotline_line(h.name, h.number, h.when) for h in urgent)
         elif (_number_in("110", norm) and _number_in("96110", norm)) or "区别" in norm:

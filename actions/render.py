@@ -121,7 +121,10 @@ def is_scam_type(type_id: Optional[str]) -> bool:
 
 
 def intro_for(verdict: Verdict, remaining: Sequence[Question], changed: bool) -> str:
+    # 「养老诈骗」, not 「养老诈骗」诈骗
+    suffix = "" if verdict.short_name.endswith(("诈骗", "骗局")) else "诈骗"
     if changed:
-        return texts.INTRO_CHANGED.format(short_name=verdict.short_name)
-    template = texts.INTRO_ONE if len(remaining) == 1 else texts.INTRO_MANY
-    return template.format(short_name=verdict.short_name)
+        template = texts.INTRO_CHANGED
+    else:
+        template = texts.INTRO_ONE if len(remaining) == 1 else texts.INTRO_MANY
+    return template.format(short_name=verdict.short_name, scam=suffix)

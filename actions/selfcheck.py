@@ -6,6 +6,7 @@ asks bot.kb for a verdict and either asks the next question or gives the verdict
 """
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, List, Optional, Text
 
 from rasa_sdk import Action, Tracker
@@ -20,10 +21,20 @@ from actions.render import (
     send_verdict,
 )
 from actions.state import CheckState, latest_entities, latest_ranking, latest_text
-from bot.kb import KnowledgeBase, default_kb, find_red_flags
+from bot.kb import KnowledgeBase, Verdict, default_kb, find_red_flags
 
 # At most this many diagnostic questions per self-check (the KB orders them by value).
 MAX_QUESTIONS = 3
+# A first description this short with nothing suspicious in it: ask for more, no verdict yet.
+SHORT_DESCRIPTION = 12
+# While a question is open, a short message the NLU took for a description but also found
+# this likely to be an answer ("是的，让她下载了一个软件") counts as that answer.
+ANSWER_RANKING_MIN = 0.15
+SHORT_ANSWER = 30
+# After a verdict, a message the classifier gives this clearly to another scam type is a
+# new incident: the check starts over instead of mixing the two stories.
+NEW_CHECK_MIN = 0.5
+_MEANINGFUL = re.compile(r"[\u4e00-\u9fff0-9a-zA-Z]")
 # An affirmative answer at least this long adds its words to the description ("他让我下载了APP").
 MIN_ANSWER_TEXT = 5
 ANSWER_VALUES = {"affirm": True, "deny": False, "unsure": None}
@@ -33,11 +44,56 @@ def intent_of(tracker: Tracker) -> Optional[str]:
     return ((tracker.latest_message or {}).get("intent") or {}).get("name")
 
 
+def answer_intent_in_ranking(tracker: Tracker) -> Optional[str]:
+    """affirm / deny / unsure when the NLU ranks one of them high enough, else None."""
+    best, best_confidence = None, ANSWER_RANKING_MIN
+    for item in (tracker.latest_message or {}).get("intent_ranking") or []:
+        if item.get("name") in ANSWER_VALUES and float(item.get("confidence") or 0) >= best_confidence:
+            best, best_confidence = item["name"], float(item["confidence"])
+    return best
+
+
+def is_new_incident(state: CheckState, ranking: Dict[str, float]) -> bool:
+    if not (state.verdict_given and is_scam_type(state.check_type) and ranking):
+        return False
+    top = max(ranking, key=ranking.get)
+    return is_scam_type(top) and top != state.check_type and ranking[top] >= NEW_CHECK_MIN
+
+
+def has_content(text: str) -> bool:
+    """False for messages of only punctuation or emoji ("？？？", "。。。")."""
+    return len(_MEANINGFUL.findall(text or "")) >= 2
+
+
+def not_understood(dispatcher: CollectingDispatcher, kb: KnowledgeBase, state: CheckState) -> None:
+    """First-stage 'did not understand': repeat the open question, or offer the menu."""
+    if state.pending and state.pending in kb.questions:
+        dispatcher.utter_message(text=texts.FALLBACK_FIRST_IN_QUESTION)
+        send_question(dispatcher, kb.questions[state.pending][1])
+    else:
+        dispatcher.utter_message(text=texts.FALLBACK_FIRST, buttons=texts.MENU_BUTTONS)
+
+
 def answers_pending(kb: KnowledgeBase, text: str, pending: str) -> bool:
     """False when the text's red flags answer other questions but not the pending one."""
     hit_ids = {hit.id for hit in find_red_flags(kb, text)}
     implied = {qid for qid, (_, q) in kb.questions.items() if hit_ids & set(q.red_flags)}
     return not implied or pending in implied
+
+
+def record_answer(
+    dispatcher: CollectingDispatcher, kb: KnowledgeBase, state: CheckState, intent: str, text: str
+) -> None:
+    """Record the answer to the pending question and go on with the check."""
+    yes = ANSWER_VALUES.get(intent)
+    if yes is True and len(text) >= MIN_ANSWER_TEXT:
+        # "他让我下载了一个APP": the resident's own words count as evidence; when they
+        # answer another question than the one asked, that one stays unanswered.
+        if not answers_pending(kb, text, state.pending):
+            yes = None
+        state.add_text(text)
+    state.answer(state.pending, yes)
+    proceed(dispatcher, kb, state)
 
 
 def ask_to_describe(dispatcher: CollectingDispatcher, state: CheckState) -> None:
@@ -46,8 +102,9 @@ def ask_to_describe(dispatcher: CollectingDispatcher, state: CheckState) -> None
     )
 
 
-def give_verdict(dispatcher: CollectingDispatcher, kb: KnowledgeBase, state: CheckState) -> None:
-    verdict = state.assess(kb)
+def deliver_verdict(
+    dispatcher: CollectingDispatcher, kb: KnowledgeBase, state: CheckState, verdict: Verdict
+) -> None:
     state.money_lost = state.money_lost or verdict.money_lost
     state.pending = None
     state.check_type = verdict.scam_type
@@ -65,6 +122,16 @@ def proceed(dispatcher: CollectingDispatcher, kb: KnowledgeBase, state: CheckSta
         state.loss_advice_given = True
     state.money_lost = state.money_lost or verdict.money_lost
 
+    if (
+        verdict.scam_type in ("none", "unknown")
+        and not verdict.red_flags
+        and len(state.description) < SHORT_DESCRIPTION
+        and not state.asked
+        and not state.verdict_given
+    ):
+        dispatcher.utter_message(text=texts.ASK_MORE)
+        return
+
     to_ask = [q for q in verdict.questions if q.id not in state.asked]
     budget = MAX_QUESTIONS - len(state.asked)
     if is_scam_type(verdict.scam_type) and budget > 0 and to_ask:
@@ -78,11 +145,7 @@ def proceed(dispatcher: CollectingDispatcher, kb: KnowledgeBase, state: CheckSta
         state.check_type = verdict.scam_type
         send_question(dispatcher, question, intro)
         return
-    state.pending = None
-    state.check_type = verdict.scam_type
-    state.check_risk = verdict.risk_level
-    state.verdict_given = True
-    send_verdict(dispatcher, kb, verdict)
+    deliver_verdict(dispatcher, kb, state, verdict)
 
 
 class ActionSelfCheck(Action):
@@ -95,12 +158,24 @@ class ActionSelfCheck(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         state = CheckState.from_tracker(tracker)
+        kb = default_kb()
         text = latest_text(tracker)
         if not text.strip():
             ask_to_describe(dispatcher, state)
             return []
-        state.add_text(text, latest_ranking(tracker), latest_entities(tracker))
-        proceed(dispatcher, default_kb(), state)
+        if not has_content(text):
+            not_understood(dispatcher, kb, state)
+            return []
+        answer = answer_intent_in_ranking(tracker) if state.pending else None
+        if answer and len(text) <= SHORT_ANSWER:
+            record_answer(dispatcher, kb, state, answer, text)
+            return state.events()
+        ranking = latest_ranking(tracker)
+        if is_new_incident(state, ranking):
+            state.reset()
+            dispatcher.utter_message(text=texts.NEW_CHECK)
+        state.add_text(text, ranking, latest_entities(tracker))
+        proceed(dispatcher, kb, state)
         return state.events()
 
 
@@ -125,17 +200,7 @@ class ActionAnswerQuestion(Action):
             else:
                 dispatcher.utter_message(text=texts.NO_QUESTION_PENDING_AFFIRM)
             return []
-        kb = default_kb()
-        yes = ANSWER_VALUES.get(intent or "")
-        text = latest_text(tracker)
-        if yes is True and len(text) >= MIN_ANSWER_TEXT:
-            # "他让我下载了一个APP": the resident's own words count as evidence; when they
-            # answer another question than the one asked, that one stays unanswered.
-            if not answers_pending(kb, text, state.pending):
-                yes = None
-            state.add_text(text)
-        state.answer(state.pending, yes)
-        proceed(dispatcher, kb, state)
+        record_answer(dispatcher, default_kb(), state, intent or "", latest_text(tracker))
         return state.events()
 
 
@@ -152,7 +217,8 @@ class ActionGiveVerdict(Action):
         if not state.description:
             dispatcher.utter_message(text=texts.NOTHING_TO_ASSESS)
             return []
-        give_verdict(dispatcher, default_kb(), state)
+        kb = default_kb()
+        deliver_verdict(dispatcher, kb, state, state.assess(kb))
         return state.events()
 
 

@@ -1,7 +1,8 @@
 """The self-check's state, kept in slots (see domain.yml), read and written in one place."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+import copy
+from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from rasa_sdk import Tracker
@@ -68,8 +69,6 @@ class CheckState:
         return state
 
     def _values(self) -> Dict[str, Any]:
-        import copy
-
         return {slot: copy.deepcopy(getattr(self, attr)) for slot, attr in SLOTS.items()}
 
     def events(self) -> List[SlotSet]:
@@ -81,6 +80,12 @@ class CheckState:
         ]
 
     # -- updates ------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget the check (a new incident); events() then clears the changed slots."""
+        for attr, value in vars(CheckState()).items():
+            if attr != "_initial":
+                setattr(self, attr, value)
+
     def add_text(
         self,
         text: str,
@@ -147,9 +152,17 @@ def merge_rankings(
 
 
 def latest_text(tracker: Tracker) -> str:
-    """The resident's last message (normalised by the NLU pipeline), without button payloads."""
-    text = (tracker.latest_message or {}).get("text") or ""
-    return "" if text.startswith("/") else text
+    """The resident's last message as written (for quoting their own words), without
+    button payloads. The parse result's `text` is the NLU pipeline's normalised form;
+    the user event keeps the original; bot.kb normalises again for matching."""
+    text = ""
+    for event in reversed(tracker.events or []):
+        if event.get("event") == "user":
+            text = event.get("text") or ""
+            break
+    if not text:
+        text = (tracker.latest_message or {}).get("text") or ""
+    return "" if text.strip().startswith("/") else text
 
 
 def latest_ranking(tracker: Tracker) -> Dict[str, float]:

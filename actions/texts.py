@@ -33,9 +33,9 @@ AFTER_VERDICT_BUTTONS: List[dict] = [
 ]
 
 # Self-check ----------------------------------------------------------------------------------
-INTRO_ONE = "听起来像「{short_name}」诈骗。问您一个问题，帮您判断："
-INTRO_MANY = "听起来像「{short_name}」诈骗。问您几个问题，帮您判断："
-INTRO_CHANGED = "听起来更像「{short_name}」诈骗。再问您一下："
+INTRO_ONE = "听起来像「{short_name}」{scam}。问您一个问题，帮您判断："
+INTRO_MANY = "听起来像「{short_name}」{scam}。问您几个问题，帮您判断："
+INTRO_CHANGED = "听起来更像「{short_name}」{scam}。再问您一下："
 ASK_DESCRIBE = (
     "请把对方说的话、发来的短信，或者发生了什么，直接发给我。\n"
     "不用发身份证号、银行卡号、密码和验证码。"
@@ -44,6 +44,8 @@ ASK_DESCRIBE_AFTER_LOSS = (
     "请说说发生了什么：对方自称是谁？让您做了什么？\n"
     "我帮您看看是哪种骗局。"
 )
+NEW_CHECK = "这像是另一件事，我们重新看一下。"
+ASK_MORE = "能再多说一点吗？\n对方自称是谁？说了什么？让您做什么？"
 NO_QUESTION_PENDING_AFFIRM = ASK_DESCRIBE
 NO_QUESTION_PENDING_DENY = "好的。有拿不准的事，随时发给我。\n也可以打 96110 反诈专线问一问。"
 NOTHING_TO_ASSESS = "还没听您说发生了什么。\n" + ASK_DESCRIBE

@@ -100,6 +100,16 @@ def read_eval_rows(path: Path) -> List[Dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
+def _quiet_rasa_logs() -> None:
+    import logging
+
+    from rasa.utils.common import configure_logging_and_warnings
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_logging_and_warnings(logging.WARNING)
+    configure_structlog(logging.WARNING)
+
+
 async def _predict_with_model(texts: Sequence[str]) -> List[str]:
     from rasa.core.agent import Agent
 
@@ -107,6 +117,7 @@ async def _predict_with_model(texts: Sequence[str]) -> List[str]:
 
     kb = default_kb()
     agent = Agent.load(str(MODEL))
+    _quiet_rasa_logs()  # Rasa logs every parse at debug level, texts included
     predictions = []
     started = time.monotonic()
     for i, text in enumerate(texts, 1):
@@ -179,7 +190,7 @@ def span_evaluation() -> Dict | None:
         from bot import evaluation_spans
     except ImportError:
         return None
-    return evaluation_spans.evaluate()
+    return evaluation_spans.evaluate_file()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -75,6 +75,12 @@ class Conversation:
             "entities": entities or [],
             "scam_ranking": ranking or {},
         }
+        return self.run(action, latest)
+
+    def run(self, action, latest: Dict[str, Any], original: Optional[str] = None) -> List[Dict[str, Any]]:
+        """Runs `action` after a user message whose parse result is `latest` (`original`:
+        the text as typed, when the NLU pipeline normalised it)."""
+        text = original if original is not None else latest.get("text") or ""
         self.events.append({"event": "user", "text": text, "parse_data": latest})
         dispatcher = CollectingDispatcher()
         returned = action.run(dispatcher, self.tracker(latest), {})
@@ -515,6 +521,7 @@ def test_which_number_110_versus_96110(real):
     chat = Conversation()
     chat.say(ActionWhichNumber(), "110和96110有什么区别", "ask_which_number")
     assert chat.texts[0].startswith(texts.WHICH_NUMBER_110_VS_96110)
+    assert "12381" not in chat.texts[0]  # an SMS sender, not a number to call
 
 
 def test_which_number_for_a_bank(real):
@@ -568,7 +575,9 @@ def test_fallback_on_a_long_text_checks_it(mini):
 def test_fallback_on_a_red_flag_checks_it(mini):
     chat = Conversation()
     chat.say(ActionFallback(), "要验证码", "nlu_fallback")
-    assert chat.verdict["scam_type"] == "unknown"
+    assert chat.slots["description"] == "要验证码"  # checked like a description
+    assert chat.slots["check_type"] is not None
+    assert texts.FALLBACK_FIRST not in chat.texts
 
 
 def test_default_fallback_is_never_silent():
@@ -607,3 +616,91 @@ def test_every_custom_action_in_the_domain_exists():
     executor.register_package("actions")
     domain = yaml.safe_load((ROOT / "domain.yml").read_text(encoding="utf-8"))
     assert set(domain["actions"]) <= set(executor.actions)
+
+
+# -- robustness of the check -------------------------------------------------------------------
+
+
+def test_only_punctuation_is_not_checked(mini):
+    chat = Conversation()
+    messages = chat.say(ActionSelfCheck(), "？？？", "describe_situation", NONE)
+    assert chat.texts == [texts.FALLBACK_FIRST]
+    assert payloads(messages[0]) == [b["payload"] for b in texts.MENU_BUTTONS]
+    assert chat.returned == []
+
+
+def test_a_short_vague_description_asks_for_more(mini):
+    chat = Conversation()
+    chat.say(ActionSelfCheck(), "有人给我打电话", "describe_situation", NONE)
+    assert chat.texts == [texts.ASK_MORE]
+    assert chat.verdict is None
+    chat.say(ActionSelfCheck(), "他说他是警察，说我的医保卡在外地被盗刷了", "describe_situation", POLICE)
+    assert chat.slots["check_type"] == "police_impersonation"
+    assert chat.slots["description"].startswith("有人给我打电话\n")
+
+
+def test_a_short_answer_the_nlu_took_for_a_description_counts_as_the_answer(mini):
+    chat = Conversation()
+    chat.say(ActionSelfCheck(), "医保卡被盗刷了", "describe_situation", POLICE)
+    latest = {
+        "text": "是的，他让我开视频",
+        "intent": {"name": "describe_situation", "confidence": 0.7},
+        "intent_ranking": [
+            {"name": "describe_situation", "confidence": 0.7},
+            {"name": "affirm", "confidence": 0.25},
+        ],
+        "entities": [],
+        "scam_ranking": POLICE,
+    }
+    chat.run(ActionSelfCheck(), latest)
+    assert chat.slots["answers"] == {"pi_q_transfer": True}
+    assert chat.slots["pending_question"] == "pi_q_video"
+    assert chat.slots["description"].endswith("是的，他让我开视频")
+
+
+def test_a_short_unclear_description_with_a_weak_type_asks_for_more(mini):
+    chat = Conversation()
+    chat.say(ActionSelfCheck(), "有点怪", "describe_situation", {"unknown": 0.9, "none": 0.1})
+    assert chat.texts == [texts.ASK_MORE]
+
+
+def test_quotes_are_the_residents_own_words(mini):
+    """The NLU pipeline hands on Simplified text; the verdict quotes what was typed."""
+    chat = Conversation()
+    typed = "對方說我醫保卡被盜刷了"
+    latest = {"text": "对方说我医保卡被盗刷了", "intent": {"name": "describe_situation"},
+              "entities": [], "scam_ranking": POLICE}
+    chat.run(ActionSelfCheck(), latest, original=typed)
+    assert chat.slots["description"] == typed
+    chat.say(ActionGiveVerdict(), "直接告诉我结果", "skip_questions")
+    assert "·「對方說我醫保卡被盜刷了」——" in chat.texts[0]
+
+
+def test_the_intro_does_not_say_scam_twice(real):
+    chat = Conversation()
+    chat.say(ActionSelfCheck(), "有个养老公司让我爸投资养老公寓，说每年返百分之十五", "describe_situation",
+             {"pension_scam": 0.95})
+    short_name = real.scam_types["pension_scam"].short_name
+    expected = f"「{short_name}」。" if short_name.endswith("诈骗") else f"「{short_name}」诈骗。"
+    assert chat.texts[0].startswith(f"听起来像{expected}问您")
+
+
+def test_after_a_verdict_a_clearly_different_story_starts_a_new_check(mini):
+    chat = Conversation()
+    chat.say(ActionSelfCheck(), "医保卡被盗刷了", "describe_situation", POLICE)
+    chat.say(ActionGiveVerdict(), "直接告诉我结果", "skip_questions")
+    chat.say(ActionSelfCheck(), "还有个淘宝客服说要给我退款", "describe_situation", SERVICE)
+    assert chat.texts[0] == texts.NEW_CHECK
+    assert chat.texts[1].startswith("听起来像「冒充客服」")
+    assert chat.slots["description"] == "还有个淘宝客服说要给我退款"
+    assert chat.slots["verdict_given"] is False
+    assert chat.slots["asked_questions"] == ["cs_q_screen"]
+
+
+def test_after_a_verdict_more_of_the_same_story_is_added(mini):
+    chat = Conversation()
+    chat.say(ActionSelfCheck(), "医保卡被盗刷了", "describe_situation", POLICE)
+    chat.say(ActionGiveVerdict(), "直接告诉我结果", "skip_questions")
+    chat.say(ActionSelfCheck(), "对了，他还说要转到安全账户", "describe_situation", POLICE)
+    assert texts.NEW_CHECK not in chat.texts
+    assert chat.slots["description"] == "医保卡被盗刷了\n对了，他还说要转到安全账户"

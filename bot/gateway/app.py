@@ -18,6 +18,7 @@ from bot.gateway.errors import (
 )
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable
 from bot.kb import KnowledgeBase, assess, default_kb
+from bot.privacy import install_log_masking
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
@@ -132,6 +133,7 @@ def create_app(config: GatewayConfig | None = None, kb: KnowledgeBase | None = N
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s gateway %(levelname)s %(message)s")
+    install_log_masking()  # no raw phone, card or ID number ever reaches a log line
     port = int(os.environ.get("GATEWAY_PORT", "8080"))
     host = os.environ.get("GATEWAY_HOST", "127.0.0.1")
     web.run_app(create_app(), host=host, port=port, print=None)

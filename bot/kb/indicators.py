@@ -299,7 +299,7 @@ def lookalike(host: str) -> Optional[Tuple[str, str, str]]:
             if len(key) >= 5 and _one_edit_apart(word, key):
                 return name, domains[0], f"网址和{name}的官网只差一个字母（{word}）"
     if "gov" in words or any(w.startswith("gov") for w in words):
-        return "政府网站", GOVERNMENT_SUFFIX, "网址假装是政府网站，但政府网站都以 .gov.cn 结尾"
+        return "政府网站", "", "网址假装是政府网站，但政府网站都以 .gov.cn 结尾"
     return None
 
 
@@ -400,7 +400,7 @@ def indicator_red_flags(
                 if police:
                     hits.append(_hit(
                         "ind_unofficial_number",
-                        f"自称「{police[0]}」，但 {ind.value} 不是官方号码：公安机关不会打电话办案，报警请打 {POLICE_OFFICIAL}",
+                        f"自称「{police[0]}」，但 {ind.value} 不是官方号码：公检法机关不会打电话办案、要钱，报警请打 {POLICE_OFFICIAL}",
                         2, ind.value,
                     ))
                 else:

@@ -19,15 +19,18 @@ _FULLWIDTH_TO_ASCII[0x3000] = 0x20  # ideographic space
 _VARIANT_WORDS = {"帐户": "账户", "帐号": "账号", "转帐": "转账", "帐单": "账单", "到帐": "到账"}
 
 
-@lru_cache(maxsize=1)
-def _t2s() -> opencc.OpenCC:
-    # tw2sp also converts Taiwanese phrases (軟體 → 软件), which residents in Taiwan write.
-    return opencc.OpenCC("tw2sp")
+@lru_cache(maxsize=None)
+def _converter(config: str) -> opencc.OpenCC:
+    return opencc.OpenCC(config)
 
 
 def to_simplified(text: str) -> str:
     """Traditional → Simplified Chinese (identity on Simplified text)."""
-    simplified = _t2s().convert(text)
+    simplified = _converter("t2s").convert(text)
+    if simplified != text:
+        # Traditional input: tw2sp also converts Taiwanese phrases (軟體 → 软件, 簡訊 → 短信).
+        # It is not used on Simplified input, where it would turn 什么 into 什幺.
+        simplified = _converter("tw2sp").convert(text)
     for variant, standard in _VARIANT_WORDS.items():
         simplified = simplified.replace(variant, standard)
     return simplified

@@ -21,18 +21,25 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from bot.kb.indicators import extract_indicators, indicators_from_entities
+from bot.kb.blocklist import Blocklist, get_blocklist
+from bot.kb.indicators import (
+    extract_indicators,
+    indicator_advice,
+    indicator_red_flags,
+    indicators_from_entities,
+    merge_red_flags,
+)
 from bot.kb.loader import KnowledgeBase
 from bot.kb.models import NON_SCAM_TYPES, Hotline, Question
 from bot.kb.results import Indicator, RedFlagHit
 from bot.kb.text import normalize
 
 # Log-odds added per red-flag weight point of a type found in the text.
-FLAG_EVIDENCE = 0.9
+FLAG_EVIDENCE = 0.5
 # Log-odds taken from `none` per weight point of any red flag (shared ones included).
 NONE_PENALTY = 0.8
 # Below this, the best scam type is reported as `unknown` when something looks wrong.
-MIN_TYPE_CONFIDENCE = 0.3
+MIN_TYPE_CONFIDENCE = 0.15
 # Risk points → level; base points come from the type's `base_risk`.
 BASE_POINTS = {"high": 2, "medium": 1, "low": 0}
 HIGH_RISK_POINTS = 5
@@ -254,13 +261,15 @@ def assess(
     entities: Optional[Sequence[Mapping]] = None,
     answers: Optional[Mapping[str, bool]] = None,
     money_lost: Optional[bool] = None,
+    blocklist: Optional[Blocklist] = None,
 ) -> Verdict:
     """Assess `text`; `money_lost` overrides what the text says (the chat asks it)."""
     answers = {q: bool(a) for q, a in (answers or {}).items() if q in kb.questions}
     # Rasa's entity extractor and extract_indicators run the same pipeline; reuse Rasa's
     # result when it has one, so a text is not analysed twice.
     indicators = indicators_from_entities(entities or [], text) or extract_indicators(text)
-    hits = find_red_flags(kb, text)
+    store = blocklist if blocklist is not None else get_blocklist()
+    hits = merge_red_flags(find_red_flags(kb, text), indicator_red_flags(indicators, kb, store))
     lost = detect_money_lost(kb, text) if money_lost is None else money_lost
     ranked = rank_types(kb, ranking, hits, answers)
     scam_type, confidence = _choose_type(ranked, hits, lost)
@@ -286,7 +295,7 @@ def assess(
         alternatives=alternatives,
         red_flags=hits + answered_flags,
         indicators=indicators,
-        advice=_advice(kb, scam_type, lost),
+        advice=list(dict.fromkeys(_advice(kb, scam_type, lost) + indicator_advice(indicators, kb, store))),
         hotlines=_hotlines(kb, scam_type, text, lost),
         questions=remaining,
         money_lost=lost,

@@ -87,7 +87,7 @@ LANDLINE = (
     rf"(?:[1-9]\d{{6,7}}|[1-9]\d{{2,3}}{_SEP}\d{{4}})(?:-\d{{1,4}})?"
 )
 INTL_PLUS = rf"\+(?!86)\d{{1,4}}(?:{_SEP}?\(\d{{1,4}}\))?(?:{_SEP}?\d{{2,5}}){{1,4}}"
-INTL_00 = rf"00(?!86)[1-9]\d{{0,2}}(?:{_SEP}?\d{{2,5}}){{1,4}}"
+INTL_00 = rf"00\s?(?!86)[1-9]\d{{0,2}}(?:{_SEP}?\d{{2,5}}){{1,4}}"
 SERVICE_400 = rf"[48]00(?:{_SEP}?\d){{7}}"
 SERVICE_9X = r"9[56]\d{3}"
 SHORT_OFFICIAL = r"(?:110|119|120|122|12110|12315|12321|12345|12377|12381|12306|10086|10010|10000)"
@@ -111,9 +111,9 @@ _NUM = r"\d+(?:,\d{3})*(?:\.\d+)?"
 _CURRENCY = r"(?:元|块钱|块|圆|美元|美金|港币|港元|欧元|日元|英镑|刀|人民币|RMB|rmb|USDT|usdt)"
 _UNIT_TAIL = rf"(?:[万千百亿](?:多|余)?{_CURRENCY}?|(?:多|余)?{_CURRENCY}|[wWkK](?![A-Za-z]))"
 AMOUNT_DIGITS = (
-    rf"(?:[¥￥$]\s?|(?:RMB|rmb|人民币)\s?){_NUM}(?:{_UNIT_TAIL})?"
+    rf"\d+(?:\.\d+)?万\d(?:千)?(?:多|余)?{_CURRENCY}?"  # 2万4, 1万5千元 (before 2万 below)
+    rf"|(?:[¥￥$]\s?|(?:RMB|rmb|人民币)\s?){_NUM}(?:{_UNIT_TAIL})?"
     rf"|{_NUM}\s?{_UNIT_TAIL}"
-    rf"|\d+(?:\.\d+)?万\d(?:千)?(?:多|余)?{_CURRENCY}?"
 )
 _CN_DIGIT = "零一二两三四五六七八九十百千万亿几"
 AMOUNT_CN = rf"[一二两三四五六七八九十几][{_CN_DIGIT}]*(?:多|余|来)?{_CURRENCY}?"
@@ -139,8 +139,8 @@ CUES = {
         r"(?:电话|手机|手机号|号码|来电|致电|拨打|拨|打|热线|座机|联系方式|tel|Tel|TEL)(?:号码?|是)?" + _CUE_TAIL
     ),
     "money": re.compile(
-        r"(?:转账?|汇款?|付款?|支付|交|充值?|借|贷|投资?|投入|赔|亏|给|花|骗|骗走|损失|垫付|垫|存|取|"
-        r"收|要|退|返|赚|扣|提现|押金|保证金|手续费|本金|利息|工资|佣金|奖金|余额|额度|金额|一共|总共|共|各)"
+        r"(?:转账?|汇款?|付款?|支付|交|(?<!冒)充值?|借|贷|投资?|投入|赔|亏|给|花|骗|骗走|损失|垫付|垫|存|取|"
+        r"收|要|退|返|赚|扣|提现|押金|保证金|费|本金|利息|工资|佣金|奖金|余额|额度|金额|一共|总共|共计)"
         r"(?:了|过|掉|走|进|出)?(?:我|他|她|对方|人家|他们|她们)?(?:了)?[\s:：]*(?:是|为)?[\s:：]*$"
     ),
 }
@@ -152,7 +152,8 @@ QUOTED_APP = re.compile(
     r"[“\"「『《‘']\s*(?P<id>[A-Za-z0-9\u4e00-\u9fa5]{2,12}?)\s*[”\"」』》’']\s*(?:的)?\s*(?:APP|App|app|软件|客户端)"
 )
 CALLED_APP = re.compile(
-    r"(?:叫|叫做|名叫|名为)\s*(?P<id>[A-Za-z0-9\u4e00-\u9fa5]{2,8}?)\s*(?:的)?\s*(?:APP|App|app|软件|客户端)"
+    r"(?:叫|叫做|名叫|名为)\s*(?!什么|什幺|啥|这个|那个|一个|某某)"
+    r"(?P<id>(?:(?!的|那个|这个)[A-Za-z0-9\u4e00-\u9fa5]){2,8}?)\s*(?:的)?\s*(?:APP|App|app|软件|客户端)"
 )
 
 _NOT_ALNUM_BEFORE = r"(?<![0-9A-Za-z])"
@@ -171,9 +172,9 @@ CANDIDATES: List[Tuple[str, re.Pattern]] = [
     ("number", re.compile(rf"{_NOT_ALNUM_BEFORE}{ID_GROUPED}{_NOT_ALNUM_AFTER}")),
     ("number", re.compile(rf"{_NOT_ALNUM_BEFORE}\d{{17}}[\dXx]{_NOT_ALNUM_AFTER}")),
     ("number", re.compile(rf"(?<!\d){CARD_GROUPED}(?!\d)")),
-    ("amount", re.compile(rf"(?<![\d.,]){AMOUNT_DIGITS}")),
+    ("amount", re.compile(rf"(?<![\d.]){AMOUNT_DIGITS}")),
     ("amount", re.compile(rf"(?<![{_CN_DIGIT}]){AMOUNT_CN}")),
-    ("number", re.compile(rf"(?<![0-9A-Za-z.,]){_NUM}(?![0-9A-Za-z])")),
+    ("number", re.compile(rf"(?<![0-9A-Za-z.]){_NUM}(?![0-9A-Za-z])")),
 ]
 # A Chinese numeral is an amount only with a magnitude (百千万亿) or a currency word.
 _CN_MAGNITUDE = re.compile(r"[百千万亿]")
@@ -198,7 +199,8 @@ ORGANIZATIONS = """
 中国移动 中国联通 中国电信 移动客服 联通客服 电信客服 运营商
 淘宝客服 天猫客服 京东客服 拼多多客服 抖音客服 快手客服 闲鱼客服 唯品会客服 苏宁客服 美团客服 饿了么客服
 携程客服 支付宝客服 微信客服 微信支付客服 电商客服 平台客服 官方客服 航空公司 东方航空 南方航空 国航 东航 南航
-顺丰快递 顺丰速运 中通快递 圆通快递 申通快递 韵达快递 极兔快递 百世快递 德邦快递 京东物流 邮政快递 中国邮政
+顺丰快递 顺丰速运 中通快递 圆通快递 申通快递 韵达快递 极兔快递 极兔速递 百世快递 德邦快递 京东物流 京东快递 邮政快递
+中国邮政 邮政速递 联邦快递 FedEx DHL UPS 菜鸟裹裹
 EMS 菜鸟驿站 快递公司 快递客服 物流公司 保险公司
 银行 中国工商银行 工商银行 工行 中国建设银行 建设银行 建行 中国银行 中行 中国农业银行 农业银行 农行
 交通银行 交行 招商银行 招行 中国邮政储蓄银行 邮储银行 邮政储蓄银行 浦发银行 民生银行 兴业银行 中信银行
@@ -213,6 +215,10 @@ Skype 网易会议 Telegram 纸飞机 蝙蝠 蝙蝠聊天 WhatsApp 易信 连信
 
 # Two-character names that are never part of another word, kept whole like longer terms.
 SHORT_FORCED = {"钉钉", "飞书", "连信", "易信", "默往", "招行", "工行", "农行", "建行", "交行"}
+
+# Words containing an organisation word that are not organisations (kept whole so that
+# 银行 inside them is not labelled).
+NOT_ORGANIZATIONS = ["手机银行", "网上银行", "银行卡", "银行卡号", "银行账户", "银行账号", "银行流水", "网银"]
 
 # After an organisation: 工商银行客服, 招商银行信用卡中心.
 ORG_SUFFIXES = ["客服", "官方客服", "客服中心", "信用卡中心", "客服热线"]
@@ -351,7 +357,9 @@ class IndicatorSegmenter:
             if mark and mark[0] == token.idx + len(token.text):
                 _, family, cue = mark
                 token._.set(FAMILY_ATTR, family)
-                token._.set(CUE_ATTR, cue or (_cue_before(text, token.idx) if family == "number" or family == "amount" else ""))
+                if not cue and family in ("number", "amount"):
+                    cue = _cue_before(text, token.idx, token.idx + len(token.text))
+                token._.set(CUE_ATTR, cue)
         return doc
 
     # -- serialisation ----------------------------------------------------------------
@@ -395,11 +403,13 @@ def _valid_amount(text: str, start: int, end: int) -> bool:
     return True
 
 
-def _cue_before(text: str, start: int) -> str:
+def _cue_before(text: str, start: int, end: int) -> str:
     """The cue in front of a numeric token ("" if none)."""
     window = text[max(0, start - 12):start]
     for cue in ("qq", "wechat", "id", "card", "money", "phone"):
         if CUES[cue].search(window):
+            if cue == "money" and (text[end:end + 1] in ("%", "％") or _MEASURE_AFTER.match(text[end:end + 3])):
+                return ""  # 共12期, 30%的解冻金, 500分钟: a count or a rate, not money
             return cue
     return ""
 
@@ -471,7 +481,7 @@ def create_pipeline(kb=None) -> Language:
     apps = _normalise_terms([*APPS, *extra["app"]])
     nlp = blank_zh()
     segmenter = nlp.add_pipe(SEGMENTER)
-    segmenter.set_terms([*orgs, *apps, *ORG_SUFFIXES])
+    segmenter.set_terms([*orgs, *apps, *ORG_SUFFIXES, *NOT_ORGANIZATIONS])
     ruler = nlp.add_pipe(
         "entity_ruler",
         config={"phrase_matcher_attr": "LOWER", "validate": True, "overwrite_ents": True},
