@@ -59,7 +59,7 @@ test-unit: $(BUILD_STAMP)
 	$(PY) -m pytest -q tests
 
 test-stories: $(MODEL)
-	$(RASA) test core --stories tests/stories --model $(MODEL) --out reports/rasa-test --fail-on-prediction-errors
+	$(RASA) test --stories tests/stories --model $(MODEL) --out reports/rasa-test --fail-on-prediction-errors
 
 test: $(MODEL)
 	$(PY) -m pytest -q tests

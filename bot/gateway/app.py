@@ -1,8 +1,10 @@
 """The gateway: the one web front (API, widget, WeChat, console, outreach)."""
 from __future__ import annotations
 
+import json
 import logging
 import os
+from functools import partial
 from dataclasses import dataclass, field
 from typing import Any, Dict, List
 
@@ -43,6 +45,9 @@ class GatewayConfig:
         )
 
 
+# Chinese stays readable in responses (no \uXXXX escapes).
+json_response = partial(web.json_response, dumps=partial(json.dumps, ensure_ascii=False))
+
 RASA_KEY = web.AppKey("rasa", RasaClient)
 KB_KEY = web.AppKey("kb", KnowledgeBase)
 
@@ -56,7 +61,7 @@ async def healthz(request: web.Request) -> web.Response:
     components: Dict[str, str] = await request.app[RASA_KEY].health()
     components["gateway"] = "ready"
     ready = all(state == "ready" for state in components.values())
-    return web.json_response(
+    return json_response(
         {"status": "ok" if ready else "unavailable", "components": components},
         status=200 if ready else 503,
     )
@@ -72,7 +77,7 @@ async def assess_endpoint(request: web.Request) -> web.Response:
     except RasaUnavailable as err:
         raise _rasa_unavailable(err) from err
     verdict = assess(kb, text, ranking=nlu.get("scam_ranking"), entities=nlu.get("entities"), answers=answers)
-    return web.json_response(verdict.to_api())
+    return json_response(verdict.to_api())
 
 
 def _chat_message(message: Dict[str, Any]) -> Dict[str, Any]:
@@ -100,7 +105,7 @@ async def chat_endpoint(request: web.Request) -> web.Response:
     body = await read_json_object(request)
     sender = require_text(body, "sender", MAX_SENDER_CHARS)
     message = require_text(body, "message", MAX_TEXT_CHARS)
-    return web.json_response(await chat_turn(request.app, sender, message))
+    return json_response(await chat_turn(request.app, sender, message))
 
 
 async def _start_client(app: web.Application) -> None:

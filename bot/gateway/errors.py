@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import logging
+from functools import partial
 from typing import Any, Awaitable, Callable, Dict, Mapping, Optional
 
 from aiohttp import web
@@ -19,7 +20,7 @@ class ApiError(Exception):
 
 
 def error_response(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
+    return web.json_response({"error": message}, status=status, dumps=partial(json.dumps, ensure_ascii=False))
 
 
 @web.middleware
