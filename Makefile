@@ -62,6 +62,7 @@ test-stories: $(MODEL)
 	$(RASA) test --stories tests/stories --model $(MODEL) --out reports/rasa-test --fail-on-prediction-errors
 
 test: $(MODEL)
+	$(RASA) data validate --fail-on-warnings
 	$(PY) -m pytest -q tests
 	@if ls tests/stories/*.yml >/dev/null 2>&1; then $(MAKE) --no-print-directory test-stories; fi
 

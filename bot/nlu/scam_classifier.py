@@ -1,7 +1,7 @@
 """Rasa component: ranks scam types for every message (`scam_ranking` in the parse result).
 
-It learns from the retrieval intent `describe_situation/<scam type>` of the NLU data and
-leaves `intent` alone: DIET still decides what the resident wants to do, this component
+It learns from the `describe_situation` examples of the NLU data, labelled by the intent
+metadata `scam_type` (data/nlu/situations, data/nlu/transcripts), and leaves `intent` alone: DIET still decides what the resident wants to do, this component
 only says which scam the text looks like. The model itself is bot.kb.classifier.
 """
 from __future__ import annotations
@@ -13,24 +13,27 @@ from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
-from rasa.shared.nlu.constants import INTENT_RESPONSE_KEY, TEXT
+from rasa.shared.nlu.constants import INTENT, METADATA, METADATA_INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.kb.classifier import ScamTextClassifier
 
 SITUATION_INTENT = "describe_situation"
+TYPE_METADATA_KEY = "scam_type"
 RANKING_KEY = "scam_ranking"
 MODEL_FILE = "scam_classifier.pkl"
 
 
 def situation_examples(training_data: TrainingData) -> tuple[list[str], list[str]]:
-    """(texts, scam type labels) from the `describe_situation/<type>` examples."""
+    """(texts, scam type labels) from the `describe_situation` examples."""
     texts, labels = [], []
     for message in training_data.intent_examples:
-        key = message.get(INTENT_RESPONSE_KEY) or ""
-        prefix, _, scam_type = key.partition("/")
-        if prefix == SITUATION_INTENT and scam_type:
+        if message.get(INTENT) != SITUATION_INTENT:
+            continue
+        intent_metadata = (message.get(METADATA) or {}).get(METADATA_INTENT) or {}
+        scam_type = intent_metadata.get(TYPE_METADATA_KEY)
+        if scam_type:
             texts.append(message.get(TEXT))
             labels.append(scam_type)
     return texts, labels
@@ -64,7 +67,7 @@ class ScamTypeClassifier(GraphComponent):
         texts, labels = situation_examples(training_data)
         if not texts:
             raise ValueError(
-                f"no '{SITUATION_INTENT}/<scam type>' examples in the NLU data: "
+                f"no '{SITUATION_INTENT}' examples with metadata '{TYPE_METADATA_KEY}' in the NLU data: "
                 "the scam-type classifier has nothing to learn from"
             )
         self._classifier = ScamTextClassifier.train(texts, labels)
