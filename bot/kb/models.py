@@ -6,7 +6,7 @@ name into an error instead of a silently ignored key.
 from __future__ import annotations
 
 import re
-from typing import Dict, List, Literal, Optional
+from typing import List, Literal, Optional
 
 from pydantic import BaseModel, Field, validator
 
@@ -102,4 +102,3 @@ class CommonFile(_Strict):
 
 # Types that are not scams: they carry no diagnostic questions of their own.
 NON_SCAM_TYPES = ("none", "unknown")
-ScamRanking = Dict[str, float]

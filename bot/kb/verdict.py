@@ -34,6 +34,8 @@ from bot.kb.models import NON_SCAM_TYPES, Hotline, Question
 from bot.kb.results import Indicator, RedFlagHit
 from bot.kb.text import normalize
 
+# FLAG_EVIDENCE and MIN_TYPE_CONFIDENCE were picked among five settings by the aggregate
+# transfer score of `make eval` (no row looked at); re-check them by own-data CV.
 # Log-odds added per red-flag weight point of a type found in the text.
 FLAG_EVIDENCE = 0.5
 # Log-odds taken from `none` per weight point of any red flag (shared ones included).
@@ -73,10 +75,6 @@ class Verdict:
     questions: List[Question]
     money_lost: bool = False
     answers: Dict[str, bool] = field(default_factory=dict)
-
-    @property
-    def is_scam(self) -> bool:
-        return self.scam_type != "none"
 
     def to_api(self) -> dict:
         """The `/api/v1/assess` response body (DESIGN contract)."""
