@@ -23,7 +23,6 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from bot.kb.blocklist import Blocklist, get_blocklist
 from bot.kb.indicators import (
-    extract_indicators,
     indicator_advice,
     indicator_red_flags,
     indicators_from_entities,
@@ -109,7 +108,10 @@ def _quote(text: str, start: int, end: int) -> str:
 
 def find_red_flags(kb: KnowledgeBase, text: str) -> List[RedFlagHit]:
     """Every red flag of the KB whose patterns match the text, strongest first."""
-    norm = normalize(text)
+    return _red_flags_in(kb, text, normalize(text))
+
+
+def _red_flags_in(kb: KnowledgeBase, text: str, norm: str) -> List[RedFlagHit]:
     # Quote the resident's own characters when normalising kept the offsets.
     quote_source = text if len(text) == len(norm) else norm
     hits = []
@@ -123,8 +125,7 @@ def find_red_flags(kb: KnowledgeBase, text: str) -> List[RedFlagHit]:
     return sorted(hits, key=lambda h: -h.weight)
 
 
-def detect_money_lost(kb: KnowledgeBase, text: str) -> bool:
-    norm = normalize(text)
+def _money_lost_in(kb: KnowledgeBase, norm: str) -> bool:
     return any(p.search(norm) for p in kb.compiled_loss_patterns)
 
 
@@ -223,13 +224,13 @@ def _advice(kb: KnowledgeBase, scam_type: str, money_lost: bool) -> List[str]:
     return list(dict.fromkeys(lines))  # keep order, drop repeats
 
 
-def _hotlines(kb: KnowledgeBase, scam_type: str, text: str, money_lost: bool) -> List[HotlineAdvice]:
+def _hotlines(kb: KnowledgeBase, scam_type: str, norm: str, money_lost: bool) -> List[HotlineAdvice]:
     ids = list(kb.scam_types[scam_type].hotlines)
     if money_lost:
         ids = ["police_110", "antifraud_96110"] + ids
     chosen: List[Hotline] = [kb.hotlines[i] for i in dict.fromkeys(ids) if i in kb.hotlines]
     advice = [HotlineAdvice(h.name, h.number, h.when) for h in chosen]
-    for bank in kb.banks_named_in(normalize(text)):
+    for bank in kb.banks_named_in(norm):
         when = "钱已经转出：马上打，要求止付、冻结" if money_lost else "核实账户情况，只打官方客服电话"
         advice.append(HotlineAdvice(f"{bank.name}客服", bank.number, when))
     return advice
@@ -263,12 +264,13 @@ def assess(
 ) -> Verdict:
     """Assess `text`; `money_lost` overrides what the text says (the chat asks it)."""
     answers = {q: bool(a) for q, a in (answers or {}).items() if q in kb.questions}
-    # Rasa's entity extractor and extract_indicators run the same pipeline; reuse Rasa's
-    # result when it has one, so a text is not analysed twice.
-    indicators = indicators_from_entities(entities or [], text) or extract_indicators(text)
+    # Rasa's entities come from the same spaCy pipeline; without any, the text is
+    # extracted here (inside indicators_from_entities), once.
+    indicators = indicators_from_entities(entities or [], text)
     store = blocklist if blocklist is not None else get_blocklist()
-    hits = merge_red_flags(find_red_flags(kb, text), indicator_red_flags(indicators, kb, store))
-    lost = detect_money_lost(kb, text) if money_lost is None else money_lost
+    norm = normalize(text)
+    hits = merge_red_flags(_red_flags_in(kb, text, norm), indicator_red_flags(indicators, kb, store))
+    lost = _money_lost_in(kb, norm) if money_lost is None else money_lost
     ranked = rank_types(kb, ranking, hits, answers)
     scam_type, confidence = _choose_type(ranked, hits, lost)
     scam = kb.scam_types[scam_type]
@@ -294,7 +296,7 @@ def assess(
         red_flags=hits + answered_flags,
         indicators=indicators,
         advice=list(dict.fromkeys(_advice(kb, scam_type, lost) + indicator_advice(indicators, kb, store))),
-        hotlines=_hotlines(kb, scam_type, text, lost),
+        hotlines=_hotlines(kb, scam_type, norm, lost),
         questions=remaining,
         money_lost=lost,
         answers=answers,
