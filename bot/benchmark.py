@@ -126,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--load-seconds", type=float, default=15)
     args = parser.parse_args(argv)
-    env = stack._environment()
+    env = stack.environment()
     env.update({"RASA_PORT": "15005", "ACTIONS_PORT": "15055", "GATEWAY_PORT": "18080"})
     os.environ.update(env)
     processes = {}
@@ -138,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
     base = f"http://127.0.0.1:{env['GATEWAY_PORT']}"
     try:
-        while not stack._healthy(f"{base}/healthz"):
+        while not stack.healthy(f"{base}/healthz"):
             if time.monotonic() - started > stack.STARTUP_TIMEOUT_S:
                 print("stack did not become healthy", file=sys.stderr)
                 return 1
@@ -152,7 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report["memory_rss_mb"] = {name: rss_mb(p.pid) for name, p in processes.items()}
         report["machine"] = {"cpus": os.cpu_count()}
     finally:
-        stack._stop(processes)
+        stack.stop_all(processes)
     REPORTS.mkdir(exist_ok=True)
     (REPORTS / "bench.json").write_text(json.dumps(report, ensure_ascii=False, indent=2))
     print(json.dumps(report, ensure_ascii=False, indent=2))

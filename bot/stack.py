@@ -38,7 +38,7 @@ def commands(env: Dict[str, str]) -> Dict[str, List[str]]:
     }
 
 
-def _environment() -> Dict[str, str]:
+def environment() -> Dict[str, str]:
     env = dict(os.environ)
     env.setdefault("RASA_PORT", "5005")
     env.setdefault("ACTIONS_PORT", "5055")
@@ -48,7 +48,7 @@ def _environment() -> Dict[str, str]:
     return env
 
 
-def _healthy(url: str) -> bool:
+def healthy(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
             return response.status == 200
@@ -56,7 +56,7 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def _stop(processes: Dict[str, subprocess.Popen]) -> None:
+def stop_all(processes: Dict[str, subprocess.Popen]) -> None:
     for proc in processes.values():
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -74,7 +74,7 @@ def main() -> int:
     if not MODEL.exists():
         print(f"[stack] no trained model at {MODEL}; run `make run` (it trains first)", file=sys.stderr)
         return 1
-    env = _environment()
+    env = environment()
     processes: Dict[str, subprocess.Popen] = {}
     stopping = False
 
@@ -100,7 +100,7 @@ def main() -> int:
                 print(f"[stack] {', '.join(dead)} exited; stopping the others", file=sys.stderr, flush=True)
                 exit_code = 1
                 break
-            if not announced and _healthy(health_url):
+            if not announced and healthy(health_url):
                 announced = True
                 print(
                     f"[stack] ready in {time.monotonic() - started:.0f} s\n"
@@ -114,7 +114,7 @@ def main() -> int:
                 break
             time.sleep(0.5)
     finally:
-        _stop(processes)
+        stop_all(processes)
         print("[stack] stopped", flush=True)
     return exit_code
 

@@ -1,10 +1,8 @@
 """The gateway: the one web front (API, widget, WeChat, console, outreach)."""
 from __future__ import annotations
 
-import json
 import logging
 import os
-from functools import partial
 from dataclasses import dataclass, field
 from typing import Any, Dict, List
 
@@ -14,6 +12,7 @@ from bot.gateway.errors import (
     MAX_TEXT_CHARS,
     ApiError,
     json_errors,
+    json_response,
     optional_answers,
     read_json_object,
     require_text,
@@ -44,9 +43,6 @@ class GatewayConfig:
             api_tokens=frozenset(tokens),
         )
 
-
-# Chinese stays readable in responses (no \uXXXX escapes).
-json_response = partial(web.json_response, dumps=partial(json.dumps, ensure_ascii=False))
 
 RASA_KEY = web.AppKey("rasa", RasaClient)
 KB_KEY = web.AppKey("kb", KnowledgeBase)

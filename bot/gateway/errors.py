@@ -19,8 +19,12 @@ class ApiError(Exception):
         self.message = message
 
 
+# Chinese stays readable in responses (no \uXXXX escapes).
+json_response = partial(web.json_response, dumps=partial(json.dumps, ensure_ascii=False))
+
+
 def error_response(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status, dumps=partial(json.dumps, ensure_ascii=False))
+    return json_response({"error": message}, status=status)
 
 
 @web.middleware
