@@ -105,7 +105,7 @@ class FakeChat:
         self.delay = 0.0
         self.error: Exception | None = None
 
-    async def __call__(self, app, sender: str, message: str):
+    async def __call__(self, app, sender: str, message: str, channel: str = "api"):
         self.calls.append((sender, message))
         if self.delay:
             await asyncio.sleep(self.delay)

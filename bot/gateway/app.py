@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Any, Dict, List
+from typing import Any, Awaitable, Callable, Dict, List, Mapping, Optional
 
 from aiohttp import web
 
@@ -19,6 +19,7 @@ from bot.gateway.errors import (
 )
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable
 from bot.kb import KnowledgeBase, assess, default_kb
+from bot.kb.verdict import Verdict
 from bot.privacy import install_log_masking
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,11 @@ class GatewayConfig:
 
 RASA_KEY = web.AppKey("rasa", RasaClient)
 KB_KEY = web.AppKey("kb", KnowledgeBase)
+# Called with (verdict as in the assess API, channel) after every completed self-check.
+# Listeners get no text and no sender id: the anonymous statistics are built from these.
+CheckListener = Callable[[Mapping[str, Any], str], Awaitable[None]]
+CHECK_LISTENERS = web.AppKey("check_listeners", list)
+CHANNELS = ("widget", "wechat", "api")
 
 
 def _rasa_unavailable(err: RasaUnavailable) -> ApiError:
@@ -63,17 +69,31 @@ async def healthz(request: web.Request) -> web.Response:
     )
 
 
-async def assess_endpoint(request: web.Request) -> web.Response:
-    kb = request.app[KB_KEY]
-    body = await read_json_object(request)
-    text = require_text(body, "text")
-    answers = optional_answers(body, set(kb.questions))
+async def assess_text(app: web.Application, text: str, answers: Optional[Mapping[str, bool]] = None) -> Verdict:
+    """The one assessment path: Rasa's NLU, then the verdict engine (API, console, cases)."""
     try:
-        nlu = await request.app[RASA_KEY].parse(text)
+        nlu = await app[RASA_KEY].parse(text)
     except RasaUnavailable as err:
         raise _rasa_unavailable(err) from err
-    verdict = assess(kb, text, ranking=nlu.get("scam_ranking"), entities=nlu.get("entities"), answers=answers)
-    return json_response(verdict.to_api())
+    return assess(app[KB_KEY], text, ranking=nlu.get("scam_ranking"), entities=nlu.get("entities"), answers=answers)
+
+
+async def notify_completed_check(app: web.Application, verdict: Mapping[str, Any], channel: str) -> None:
+    """Tell the listeners (statistics) that a self-check ended; they never break the reply."""
+    for listener in app.get(CHECK_LISTENERS, []):
+        try:
+            await listener(verdict, channel)
+        except Exception:  # noqa: BLE001 - counting must never cost a resident their answer
+            log.exception("check listener %r failed", listener)
+
+
+async def assess_endpoint(request: web.Request) -> web.Response:
+    body = await read_json_object(request)
+    text = require_text(body, "text")
+    answers = optional_answers(body, set(request.app[KB_KEY].questions))
+    verdict = (await assess_text(request.app, text, answers)).to_api()
+    await notify_completed_check(request.app, verdict, "api")
+    return json_response(verdict)
 
 
 def _chat_message(message: Dict[str, Any]) -> Dict[str, Any]:
@@ -88,20 +108,28 @@ def _chat_message(message: Dict[str, Any]) -> Dict[str, Any]:
     return out
 
 
-async def chat_turn(app: web.Application, sender: str, message: str) -> List[Dict[str, Any]]:
+async def chat_turn(app: web.Application, sender: str, message: str, channel: str = "api") -> List[Dict[str, Any]]:
     """One conversation turn, shared by the JSON API, the widget and WeChat."""
     try:
         replies = await app[RASA_KEY].send(sender, message)
     except RasaUnavailable as err:
         raise _rasa_unavailable(err) from err
-    return [_chat_message(m) for m in replies if m.get("text") or m.get("custom") or m.get("buttons")]
+    messages = [_chat_message(m) for m in replies if m.get("text") or m.get("custom") or m.get("buttons")]
+    for m in messages:
+        verdict = m.get("custom", {}).get("verdict") if isinstance(m.get("custom"), dict) else None
+        if isinstance(verdict, dict):
+            await notify_completed_check(app, verdict, channel)
+    return messages
 
 
 async def chat_endpoint(request: web.Request) -> web.Response:
     body = await read_json_object(request)
     sender = require_text(body, "sender", MAX_SENDER_CHARS)
     message = require_text(body, "message", MAX_TEXT_CHARS)
-    return json_response(await chat_turn(request.app, sender, message))
+    channel = body.get("channel", "api")
+    if channel not in CHANNELS:
+        raise ApiError(400, f"'channel' must be one of {list(CHANNELS)}")
+    return json_response(await chat_turn(request.app, sender, message, channel))
 
 
 async def _start_client(app: web.Application) -> None:
@@ -121,15 +149,37 @@ def create_app(config: GatewayConfig | None = None, kb: KnowledgeBase | None = N
     app[RASA_KEY] = RasaClient(config.rasa_url, config.actions_url)
     app.on_startup.append(_start_client)
     app.on_cleanup.append(_close_client)
+    app[CHECK_LISTENERS] = []
     app.router.add_get("/healthz", healthz)
     app.router.add_post("/api/v1/assess", assess_endpoint)
     app.router.add_post("/api/v1/chat", chat_endpoint)
-    from bot.gateway.wechat import setup_wechat  # residents' channels (issue 4)
+    _setup_fronts(app, config)
+    return app
+
+
+def _setup_fronts(app: web.Application, config: GatewayConfig) -> None:
+    # Late imports: these modules import this one for assess_text / chat_turn.
+    from bot.gateway.auth import setup_auth
+    from bot.gateway.cases_api import setup_cases_api
+    from bot.gateway.console import setup_console
+    from bot.gateway.openapi import setup_openapi
+    from bot.gateway.outreach_drills import setup_outreach_drills
+    from bot.gateway.outreach_packs import setup_outreach_packs
+    from bot.gateway.pages import setup_pages
+    from bot.gateway.stats import setup_stats
+    from bot.gateway.wechat import setup_wechat
     from bot.gateway.widget import setup_widget
 
-    setup_widget(app)
+    setup_widget(app)  # residents (issue 4)
     setup_wechat(app)
-    return app
+    setup_pages(app)  # operators (issue 6) and outreach (issue 7)
+    setup_auth(app, config.api_tokens)
+    setup_cases_api(app)
+    setup_console(app)
+    setup_openapi(app)
+    setup_outreach_drills(app)
+    setup_outreach_packs(app)
+    setup_stats(app)
 
 
 def main() -> None:

@@ -283,7 +283,7 @@ async def _await_turn(settings: WeChatSettings, openid: str, task: "asyncio.Task
 async def _run_turn(app: web.Application, sender: str, message: str) -> List[Dict[str, Any]]:
     from bot.gateway import app as gateway  # late import: app.py imports this module
 
-    return await gateway.chat_turn(app, sender, message)
+    return await gateway.chat_turn(app, sender, message, "wechat")
 
 
 def _turn_text(settings: WeChatSettings, openid: str, task: "asyncio.Task") -> str:

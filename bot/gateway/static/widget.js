@@ -286,7 +286,7 @@
     return fetch(API_URL, {
       method: "POST",
       headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ sender: state.sender, message: message }),
+      body: JSON.stringify({ sender: state.sender, message: message, channel: "widget" }),
       signal: controller ? controller.signal : undefined,
       credentials: "same-origin"
     }).then(function (res) {

@@ -1,0 +1,353 @@
+"""Who may see what: operator logins for the pages, bearer tokens for the APIs.
+
+- Operator accounts live in a YAML file (``OPERATORS_FILE``, default
+  ``var/operators.yml``) with argon2 password hashes, never plain passwords::
+
+      operators:
+        - username: wang
+          name: 王警官
+          password_hash: "$argon2id$v=19$..."
+          roles: [operator, outreach]
+
+  Add or reset an account with ``python -m bot.gateway.auth add wang --name 王警官``
+  (asks for the password twice; ``--password-stdin`` for scripts).
+- Sessions are encrypted cookies (aiohttp-session + Fernet) that expire after
+  ``SESSION_MAX_AGE`` seconds (default 8 hours, one shift).  ``SESSION_SECRET``
+  (a Fernet key) keeps sessions valid across restarts and replicas; without it
+  a random key is made at start-up, so a restart logs everyone out.
+- Pages use ``@login_required()``: no session → 302 to ``/console/login``,
+  never the data; JSON and websocket routes under a login get 401 instead.
+- The operator and outreach APIs use ``@require_api_token``: ``Authorization:
+  Bearer <token>`` with a token from ``API_TOKENS``; otherwise 401.
+"""
+from __future__ import annotations
+
+import argparse
+import functools
+import getpass
+import hmac
+import logging
+import os
+import sys
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Awaitable, Callable, Deque, Dict, FrozenSet, Iterable, List, Optional
+from urllib.parse import quote
+
+import aiohttp_jinja2
+import yaml
+from aiohttp import web
+from aiohttp_session import get_session, new_session
+from aiohttp_session import setup as setup_session
+from aiohttp_session.cookie_storage import EncryptedCookieStorage
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.fernet import Fernet
+
+from bot.gateway.errors import ApiError
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+DEFAULT_OPERATORS_FILE = Path("var/operators.yml")
+DEFAULT_SESSION_MAX_AGE = 8 * 3600
+LOGIN_PATH = "/console/login"
+ROLES = ("operator", "outreach")
+_hasher = PasswordHasher()
+# A fixed hash to verify against when the username is unknown, so both cases take as long.
+_DUMMY_HASH = _hasher.hash("no such operator")
+
+
+# -- accounts ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Operator:
+    username: str
+    password_hash: str
+    name: str = ""
+    roles: FrozenSet[str] = field(default_factory=lambda: frozenset(ROLES))
+
+    @property
+    def display_name(self) -> str:
+        return self.name or self.username
+
+
+class OperatorFileError(ValueError):
+    pass
+
+
+def hash_password(password: str) -> str:
+    if len(password) < 8:
+        raise ValueError("password must have at least 8 characters")
+    return _hasher.hash(password)
+
+
+def load_operators(path: Path) -> Dict[str, Operator]:
+    """Read the accounts file; a missing file means no accounts (nobody can log in)."""
+    if not path.exists():
+        log.warning("%s not found: no operator can log in (add one with `python -m bot.gateway.auth add`)", path)
+        return {}
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    entries = raw.get("operators") if isinstance(raw, dict) else None
+    if not isinstance(entries, list):
+        raise OperatorFileError(f"{path}: operators: must be a list of accounts")
+    operators: Dict[str, Operator] = {}
+    for i, entry in enumerate(entries):
+        where = f"{path}: operators[{i}]"
+        if not isinstance(entry, dict):
+            raise OperatorFileError(f"{where}: must be a mapping")
+        username, pw_hash = entry.get("username"), entry.get("password_hash")
+        if not isinstance(username, str) or not username.strip():
+            raise OperatorFileError(f"{where}.username: required")
+        if not isinstance(pw_hash, str) or not pw_hash.startswith("$argon2"):
+            raise OperatorFileError(f"{where}.password_hash: must be an argon2 hash, never a plain password")
+        if username in operators:
+            raise OperatorFileError(f"{where}.username: duplicate {username!r}")
+        roles = entry.get("roles", list(ROLES))
+        unknown = set(roles) - set(ROLES) if isinstance(roles, list) else {"?"}
+        if unknown:
+            raise OperatorFileError(f"{where}.roles: must be a list drawn from {list(ROLES)}")
+        operators[username] = Operator(username, pw_hash, str(entry.get("name") or ""), frozenset(roles))
+    return operators
+
+
+def save_operator(path: Path, username: str, password: str, name: str = "", roles: Iterable[str] = ROLES) -> None:
+    """Add an account, or replace the password, name and roles of an existing one."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
+    entries: List[dict] = list((raw or {}).get("operators") or [])
+    entries = [e for e in entries if e.get("username") != username]
+    entries.append({"username": username, "name": name, "password_hash": hash_password(password), "roles": list(roles)})
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(yaml.safe_dump({"operators": entries}, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    os.chmod(tmp, 0o600)
+    tmp.replace(path)
+
+
+def verify_login(operators: Dict[str, Operator], username: str, password: str) -> Optional[Operator]:
+    operator = operators.get(username)
+    try:
+        _hasher.verify(operator.password_hash if operator else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    return operator
+
+
+class LoginThrottle:
+    """At most `limit` failed logins per username in `window` seconds."""
+
+    def __init__(self, limit: int = 5, window: float = 300.0) -> None:
+        self.limit, self.window = limit, window
+        self._failures: Dict[str, Deque[float]] = defaultdict(deque)
+
+    def _recent(self, key: str) -> Deque[float]:
+        q = self._failures[key]
+        while q and time.monotonic() - q[0] > self.window:
+            q.popleft()
+        return q
+
+    def blocked(self, key: str) -> bool:
+        return len(self._recent(key)) >= self.limit
+
+    def failed(self, key: str) -> None:
+        self._recent(key).append(time.monotonic())
+
+    def succeeded(self, key: str) -> None:
+        self._failures.pop(key, None)
+
+
+# -- configuration ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuthConfig:
+    operators_file: Path
+    session_secret: bytes
+    session_max_age: int
+    secure_cookies: bool
+
+    @classmethod
+    def from_env(cls) -> "AuthConfig":
+        secret = os.environ.get("SESSION_SECRET", "").encode()
+        if not secret:
+            log.info("SESSION_SECRET not set: sessions end when the gateway restarts")
+            secret = Fernet.generate_key()
+        return cls(
+            operators_file=Path(os.environ.get("OPERATORS_FILE", str(DEFAULT_OPERATORS_FILE))),
+            session_secret=secret,
+            session_max_age=int(os.environ.get("SESSION_MAX_AGE", str(DEFAULT_SESSION_MAX_AGE))),
+            secure_cookies=os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
+        )
+
+
+OPERATORS_KEY = web.AppKey("operators", dict)
+THROTTLE_KEY = web.AppKey("login_throttle", LoginThrottle)
+API_TOKENS_KEY = web.AppKey("api_tokens", frozenset)
+SESSION_USER = "operator"
+
+
+# -- decorators -------------------------------------------------------------------
+
+
+async def current_operator(request: web.Request) -> Optional[Operator]:
+    session = await get_session(request)
+    username = session.get(SESSION_USER)
+    return request.app[OPERATORS_KEY].get(username) if username else None
+
+
+def _wants_page(request: web.Request) -> bool:
+    return request.method == "GET" and "text/html" in request.headers.get("Accept", "") \
+        and request.headers.get("Upgrade", "").lower() != "websocket"
+
+
+def login_required(role: Optional[str] = None) -> Callable[[Handler], Handler]:
+    """Pages and console endpoints: only for a logged-in operator (with `role`, if given).
+
+    Sets ``request["operator"]`` to the :class:`Operator`.
+    """
+
+    def decorate(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def wrapper(request: web.Request) -> web.StreamResponse:
+            operator = await current_operator(request)
+            if operator is None:
+                if _wants_page(request):
+                    raise web.HTTPFound(f"{LOGIN_PATH}?next={quote(request.path_qs, safe='')}")
+                raise ApiError(401, "login required")
+            if role and role not in operator.roles:
+                raise ApiError(403, f"this account has no {role!r} role")
+            request["operator"] = operator
+            return await handler(request)
+
+        return wrapper
+
+    return decorate
+
+
+def bearer_token(request: web.Request) -> Optional[str]:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def token_is_valid(tokens: Iterable[str], token: Optional[str]) -> bool:
+    if not token:
+        return False
+    # Compare against every token, so the time taken says nothing about which one nearly matched.
+    return bool(sum(hmac.compare_digest(token.encode(), t.encode()) for t in tokens))
+
+
+def require_api_token(handler: Handler) -> Handler:
+    """APIs for desk systems and outreach: 401 without a token listed in API_TOKENS."""
+
+    @functools.wraps(handler)
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        if not token_is_valid(request.app[API_TOKENS_KEY], bearer_token(request)):
+            raise ApiError(401, "missing or invalid API token (Authorization: Bearer <token>)")
+        return await handler(request)
+
+    return wrapper
+
+
+# -- login pages ------------------------------------------------------------------
+
+
+def _safe_next(target: Optional[str]) -> str:
+    """Only same-site paths, so the login page cannot be used to send people elsewhere."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/console"
+
+
+@aiohttp_jinja2.template("login.html")
+async def login_page(request: web.Request) -> dict:
+    return {"next": _safe_next(request.query.get("next")), "error": None, "username": ""}
+
+
+async def login_submit(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    username = str(form.get("username", "")).strip()
+    password = str(form.get("password", ""))
+    target = _safe_next(str(form.get("next", "")))
+    throttle = request.app[THROTTLE_KEY]
+    if throttle.blocked(username):
+        error, status = "尝试次数太多，请 5 分钟后再试。", 429
+    else:
+        operator = verify_login(request.app[OPERATORS_KEY], username, password)
+        if operator:
+            throttle.succeeded(username)
+            session = await new_session(request)  # a fresh session id on every login
+            session[SESSION_USER] = operator.username
+            log.info("operator %s logged in", operator.username)
+            raise web.HTTPFound(target)
+        throttle.failed(username)
+        error, status = "用户名或密码不对。", 401
+    context = {"next": target, "error": error, "username": username}
+    return aiohttp_jinja2.render_template("login.html", request, context, status=status)
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    session = await get_session(request)
+    session.invalidate()
+    raise web.HTTPFound(LOGIN_PATH)
+
+
+def setup_auth(app: web.Application, api_tokens: Iterable[str], config: Optional[AuthConfig] = None) -> None:
+    """Sessions, the operator accounts, the API tokens and the login/logout routes."""
+    config = config or AuthConfig.from_env()
+    storage = EncryptedCookieStorage(
+        Fernet(config.session_secret),
+        cookie_name="fzzc_session",
+        max_age=config.session_max_age,
+        httponly=True,
+        samesite="Strict",
+        secure=config.secure_cookies,
+        path="/",
+    )
+    setup_session(app, storage)
+    app[OPERATORS_KEY] = load_operators(config.operators_file)
+    app[THROTTLE_KEY] = LoginThrottle()
+    app[API_TOKENS_KEY] = frozenset(api_tokens)
+    app.router.add_get(LOGIN_PATH, login_page)
+    app.router.add_post(LOGIN_PATH, login_submit)
+    app.router.add_post("/console/logout", logout)
+
+
+# -- command line -----------------------------------------------------------------
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot.gateway.auth", description="Manage operator accounts.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    add = sub.add_parser("add", help="add an operator, or reset one's password")
+    add.add_argument("username")
+    add.add_argument("--name", default="", help="name shown in the console, e.g. 王警官")
+    add.add_argument("--roles", default=",".join(ROLES), help=f"comma-separated, from {','.join(ROLES)}")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    add.add_argument("--file", type=Path, default=None, help="accounts file (default: $OPERATORS_FILE or var/operators.yml)")
+    args = parser.parse_args(argv)
+
+    path = args.file or Path(os.environ.get("OPERATORS_FILE", str(DEFAULT_OPERATORS_FILE)))
+    roles = [r.strip() for r in args.roles.split(",") if r.strip()]
+    if not roles or set(roles) - set(ROLES):
+        parser.error(f"--roles must be drawn from {','.join(ROLES)}")
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("password: ")
+        if getpass.getpass("again: ") != password:
+            print("the two passwords differ", file=sys.stderr)
+            return 2
+    try:
+        save_operator(path, args.username, password, args.name, roles)
+    except ValueError as err:
+        print(err, file=sys.stderr)
+        return 2
+    print(f"saved operator {args.username!r} in {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

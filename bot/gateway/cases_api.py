@@ -1,0 +1,6 @@
+"""Placeholder: filled in by its issue."""
+from aiohttp import web
+
+
+def setup_cases_api(app: web.Application) -> None:
+    """Routes for this part of the gateway."""

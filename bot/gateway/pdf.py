@@ -1,0 +1,47 @@
+"""HTML → PDF on the server (case summaries, tip sheets) with WeasyPrint.
+
+The page's print CSS decides the layout, so the printed page and the PDF look the
+same.  Chinese needs a CJK font on the machine (Debian: fonts-wqy-zenhei, which
+`.ci/run` installs); the stylesheets name it first.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Optional
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+SITE_STATIC_DIR = Path(__file__).resolve().parent / "static" / "site"
+
+
+def html_to_pdf(html: str, base_dir: Optional[Path] = None) -> bytes:
+    """Render a complete HTML document; relative URLs (``/site/...``) resolve against the static folder."""
+    from weasyprint import HTML  # imported lazily: it loads pango, which only PDF requests need
+
+    def fetch_local(url: str) -> dict:
+        # Only our own static files: a PDF render must never reach the network.
+        prefix = "file:///site/"
+        if url.startswith(prefix):
+            path = (SITE_STATIC_DIR / url[len(prefix):]).resolve()
+            if SITE_STATIC_DIR in path.parents and path.is_file():
+                return {"string": path.read_bytes(), "filename": path.name}
+        if url.startswith("data:"):
+            from weasyprint.urls import default_url_fetcher
+
+            return default_url_fetcher(url)
+        raise ValueError(f"PDF rendering refuses to fetch {url!r}")
+
+    return HTML(string=html, base_url="file:///", url_fetcher=fetch_local).write_pdf()
+
+
+async def pdf_response(html: str, filename: str) -> web.Response:
+    """Render off the event loop (a page takes ~0.2–1 s) and send it as a download."""
+    pdf = await asyncio.get_running_loop().run_in_executor(None, html_to_pdf, html)
+    return web.Response(
+        body=pdf,
+        content_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )
