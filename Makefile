@@ -16,7 +16,7 @@ MODEL := models/current.tar.gz
 TRAINING_INPUTS := config.yml domain.yml $(shell find data bot/nlu bot/kb -type f \( -name '*.yml' -o -name '*.py' \) 2>/dev/null)
 BUILD_STAMP := build/.built
 
-.PHONY: run install build train test test-unit test-stories validate eval bench clean help
+.PHONY: run install build train test test-unit test-stories validate eval bench operator clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -24,6 +24,7 @@ help:
 	@echo "make test   – the whole test suite"
 	@echo "make eval   – score on ../shared/eval (reports/eval.json)"
 	@echo "make bench  – latency / throughput (reports/bench.json)"
+	@echo "make operator LOGIN=wang NAME=王警官 – add a console account (asks for the password)"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -x $(PY) || $$(scripts/find-python.sh) -m venv $(VENV)
@@ -71,6 +72,10 @@ eval: $(MODEL)
 
 bench: $(MODEL)
 	$(PY) -m bot.benchmark
+
+operator: $(VENV)/.installed
+	@test -n "$(LOGIN)" || { echo "usage: make operator LOGIN=<login> [NAME=<shown name>] [ROLES=operator,outreach]"; exit 2; }
+	$(PY) -m bot.gateway.auth add "$(LOGIN)" --name "$(NAME)" --roles "$(or $(ROLES),operator,outreach)"
 
 clean:
 	rm -rf build models reports .pytest_cache

@@ -122,3 +122,28 @@ def test_adding_a_scam_type_is_data_only(kb_copy):
     )
     kb = load_kb(kb_copy)
     assert "lottery_ticket" in kb.scam_type_ids
+
+
+# -- loss_checklist (operator console, issue 6) ---------------------------------------------
+
+def test_real_kb_loss_checklist_names_police_evidence_and_second_scam(real_kb):
+    checklist = real_kb.common.loss_checklist
+    assert "110" in checklist.police
+    assert checklist.bank_named.format(bank="中国工商银行", number="95588") == "马上打中国工商银行客服 95588，要求紧急止付、冻结账户"
+    assert {"转账记录", "聊天记录", "截图"} <= set(checklist.evidence)
+    assert "第二次诈骗" in checklist.recovery_warning
+
+
+@pytest.mark.parametrize(
+    "mutate, expected",
+    [
+        (lambda d: d.pop("loss_checklist"), r"common\.yml: loss_checklist: field required"),
+        (lambda d: d["loss_checklist"].update(bank_named="打银行电话"),
+         r"common\.yml: loss_checklist\.bank_named: must contain the placeholders"),
+        (lambda d: d["loss_checklist"].update(evidence=[]), r"common\.yml: loss_checklist\.evidence"),
+    ],
+)
+def test_broken_loss_checklist_names_file_and_field(kb_copy, mutate, expected):
+    _rewrite(kb_copy / "common.yml", mutate)
+    with pytest.raises(KnowledgeBaseError, match=expected):
+        load_kb(kb_copy)

@@ -1,6 +1,82 @@
-"""Placeholder: filled in by its issue."""
+"""Outreach index and the printable tip sheets: /outreach, /outreach/packs/<audience>[.pdf].
+
+Public pages (no login): community workers print them, residents scan the QR code.
+The sheet content comes from bot.outreach.packs; this module only adapts it to HTTP.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from typing import Optional
+
+import aiohttp_jinja2
 from aiohttp import web
 
+from bot.gateway.app import KB_KEY
+from bot.gateway.pdf import pdf_response
+from bot.outreach.packs import AUDIENCES, TipSheet, UnknownAudience, build_sheet, widget_url
 
-def setup_outreach_packs(app: web.Application) -> None:
-    """Routes for this part of the gateway."""
+log = logging.getLogger(__name__)
+PUBLIC_URL_KEY = web.AppKey("public_url", str)
+PDF_SUFFIX = ".pdf"
+# People type the Chinese name too: /outreach/packs/老年人 → /outreach/packs/elderly.
+_BY_LABEL = {a.label: a.slug for a in AUDIENCES.values()} | {a.kb_group: a.slug for a in AUDIENCES.values()}
+
+
+def _configured_public_url() -> str:
+    """PUBLIC_URL if it is a usable address; otherwise '' (each request's own host is used)."""
+    value = os.environ.get("PUBLIC_URL", "").strip()
+    if not value:
+        return ""
+    try:
+        return widget_url(value, "")
+    except ValueError as err:
+        log.error("%s; the tip sheets' QR codes will use the address each request came to", err)
+        return ""
+
+
+def _request_origin(request: web.Request) -> str:
+    return f"{request.scheme}://{request.host}"
+
+
+def _audience_links() -> list:
+    return [{"slug": a.slug, "label": a.label, "intro": a.intro} for a in AUDIENCES.values()]
+
+
+@aiohttp_jinja2.template("outreach_index.html")
+async def outreach_index(request: web.Request) -> dict:
+    return {"audiences": _audience_links(), "not_found": None}
+
+
+def _sheet_for(request: web.Request, slug: str) -> TipSheet:
+    url = widget_url(request.app[PUBLIC_URL_KEY] or None, _request_origin(request))
+    return build_sheet(request.app[KB_KEY], slug, url)
+
+
+def _not_found(request: web.Request, name: str) -> web.Response:
+    context = {"audiences": _audience_links(), "not_found": name}
+    return aiohttp_jinja2.render_template("outreach_index.html", request, context, status=404)
+
+
+async def tip_sheet(request: web.Request) -> web.StreamResponse:
+    name = request.match_info["name"]
+    wants_pdf = name.endswith(PDF_SUFFIX)
+    slug = name[: -len(PDF_SUFFIX)] if wants_pdf else name
+    if slug in _BY_LABEL:
+        raise web.HTTPFound(f"/outreach/packs/{_BY_LABEL[slug]}{PDF_SUFFIX if wants_pdf else ''}")
+    try:
+        sheet = _sheet_for(request, slug)
+    except UnknownAudience:
+        return _not_found(request, slug)
+    context = {"sheet": sheet, "for_pdf": wants_pdf}
+    if not wants_pdf:
+        return aiohttp_jinja2.render_template("outreach_pack.html", request, context)
+    html = aiohttp_jinja2.render_string("outreach_pack.html", request, context)
+    return await pdf_response(html, f"fanzha-tips-{slug}.pdf")
+
+
+def setup_outreach_packs(app: web.Application, public_url: Optional[str] = None) -> None:
+    app[PUBLIC_URL_KEY] = public_url if public_url is not None else _configured_public_url()
+    app.router.add_get("/outreach", outreach_index)
+    app.router.add_get("/outreach/", outreach_index)
+    app.router.add_get("/outreach/packs/{name}", tip_sheet)

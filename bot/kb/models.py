@@ -90,10 +90,29 @@ class HotlinesFile(_Strict):
     banks: List[Bank] = Field(default_factory=list)
 
 
+class LossChecklist(_Strict):
+    """What the operator walks the caller through once money has moved (console, issue 6)."""
+
+    title: str = Field(min_length=4)
+    police: str = Field(min_length=4)
+    bank_named: str  # the bank is known: `{bank}` and `{number}` are filled in
+    bank_unknown: str = Field(min_length=4)
+    evidence_title: str = Field(min_length=2)
+    evidence: List[str] = Field(min_items=1)
+    recovery_warning: str = Field(min_length=4)
+
+    @validator("bank_named")
+    def _names_bank_and_number(cls, value: str) -> str:
+        if "{bank}" not in value or "{number}" not in value:
+            raise ValueError("must contain the placeholders {bank} and {number}")
+        return value
+
+
 class CommonFile(_Strict):
     red_flags: List[RedFlag] = Field(default_factory=list)
     loss_patterns: List[str] = Field(min_items=1)
     loss_advice: List[str] = Field(min_items=1)
+    loss_checklist: LossChecklist
     general_advice: List[str] = Field(min_items=1)
     safe_advice: List[str] = Field(min_items=1)
 
