@@ -25,3 +25,11 @@ def kb_copy(tmp_path: Path) -> Path:
     target = tmp_path / "kb"
     shutil.copytree(FIXTURES / "kb_min", target)
     return target
+
+
+@pytest.fixture(autouse=True)
+def _local_state_in_tmp(tmp_path_factory, monkeypatch) -> None:
+    """Every gateway a test creates keeps its cases and statistics in a temp folder, not var/."""
+    state = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("CASES_URL", f"sqlite:///{state}/cases.db")
+    monkeypatch.setenv("STATS_DB", str(state / "stats.db"))

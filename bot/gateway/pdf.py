@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import mimetypes
 from pathlib import Path
 from typing import Optional
 
@@ -27,7 +28,9 @@ def html_to_pdf(html: str, base_dir: Optional[Path] = None) -> bytes:
         if url.startswith(prefix):
             path = (SITE_STATIC_DIR / url[len(prefix):]).resolve()
             if SITE_STATIC_DIR in path.parents and path.is_file():
-                return {"string": path.read_bytes(), "filename": path.name}
+                # WeasyPrint needs the MIME type to use a stylesheet or an image.
+                mime_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+                return {"string": path.read_bytes(), "filename": path.name, "mime_type": mime_type}
         if url.startswith("data:"):
             from weasyprint.urls import default_url_fetcher
 
