@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 PUBLIC_URL_KEY = web.AppKey("public_url", str)
 PDF_SUFFIX = ".pdf"
 # People type the Chinese name too: /outreach/packs/老年人 → /outreach/packs/elderly.
-_BY_LABEL = {a.label: a.slug for a in AUDIENCES.values()} | {a.kb_group: a.slug for a in AUDIENCES.values()}
+_BY_LABEL = {name: a.slug for a in AUDIENCES.values() for name in (a.label, a.kb_group) if name != a.slug}
 
 
 def _configured_public_url() -> str:

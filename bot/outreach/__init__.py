@@ -1,0 +1,1 @@
+"""Community outreach: quizzes, simulations, tip sheets, anonymous statistics (pure Python)."""
