@@ -124,3 +124,46 @@ FALLBACK_FIRST = (
 FALLBACK_FIRST_IN_QUESTION = "没太看懂。请点“是”“不是”或“不确定”："
 FALLBACK_SECOND = "抱歉，我还是没看懂。拿不准的话，直接打电话问："
 RESTARTED = "好的，重新开始。\n" + ASK_DESCRIBE
+
+# Outreach: quiz and scam drills (actions/outreach.py) ------------------------------------------
+QUIZ_ASK_AUDIENCE = "反诈小测验：{count} 道题，答完看看您是不是反诈达人。\n先选一选，您是："
+QUIZ_AUDIENCE_BUTTONS: List[dict] = [
+    {"title": "老年朋友", "payload": '/start_quiz{"audience": "elderly"}'},
+    {"title": "家长", "payload": '/start_quiz{"audience": "parents"}'},
+    {"title": "学生", "payload": '/start_quiz{"audience": "students"}'},
+    {"title": "所有人", "payload": '/start_quiz{"audience": "all"}'},
+]
+QUIZ_STARTED = "📝 {title}，一共 {total} 题。点选项作答，随时说“不玩了”退出。"
+QUIZ_QUESTION = "第 {number}/{total} 题\n{scene}\n{ask}"
+QUIZ_RIGHT = "✅ 答对了！"
+QUIZ_WRONG = "❌ 答错了。正确答案是 {letter}：{option}"
+QUIZ_RESULT = "🎉 测验结束：答对 {score}/{total} 题\n等级：{level}\n{message}\n记住这一条：{tip}"
+QUIZ_NOT_A_CHOICE = "请点一个选项，或者回复 A、B、C。\n想退出，就说“不玩了”。"
+QUIZ_OLD_QUESTION = "这道题已经答过了，接着答下一题："
+QUIZ_NONE_ACTIVE = "现在没有进行中的测验。想再来一次吗？"
+DRILL_MENU = "骗局模拟演练：我扮演骗子，您来识破他。\n选一种骗局："
+DRILL_NO_SCRIPT = "「{name}」还没有演练脚本。"
+DRILL_STARTED = "🎭 演练开始：{title}\n{intro}\n随时说“不玩了”就能退出。"
+DRILL_STEP = "第 {number}/{total} 步 · {scammer}说：\n“{says}”\n您会怎么回？点一个，或者用自己的话回（别输入真实信息）："
+DRILL_SAFE = "✅ 安全！{feedback}"
+DRILL_UNSAFE = "❌ 不安全：{feedback}"
+DRILL_FLAG = "要识破的信号：{flag}"
+DRILL_UNSURE = "🤔 {guidance}"
+DRILL_REAL_LOSS = "（这是演练。如果现实中真的已经转了钱：马上打 110，再打银行客服电话止付。）"
+DRILL_RESULT = "🏁 演练结束：{score}/{total} 步回得安全 · {level}\n{message}"
+DRILL_ADVICE = "遇到「{name}」，现在就做："
+DRILL_NEVER = "记住："
+DRILL_OLD_STEP = "这一步已经回过了，接着看下一步："
+OUTREACH_STOPPED = "好的，已经退出{what}。\n有可疑电话、短信，直接发给我，我帮您看看。"
+OUTREACH_NOTHING_TO_STOP = "好的。有可疑电话、短信，直接发给我，我帮您看看。"
+OUTREACH_EXPIRED = "刚才的{what}已经结束了。"
+QUIZ_END_BUTTONS: List[dict] = [
+    {"title": "再来一次", "payload": "/start_quiz"},
+    {"title": "骗局模拟演练", "payload": "/start_drill"},
+    {"title": "查一查可疑电话短信", "payload": "/start_check"},
+]
+DRILL_END_BUTTONS: List[dict] = [
+    {"title": "再练一种", "payload": "/start_drill"},
+    {"title": "做个反诈小测验", "payload": "/start_quiz"},
+    {"title": "查一查可疑电话短信", "payload": "/start_check"},
+]

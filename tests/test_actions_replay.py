@@ -43,10 +43,11 @@ def _custom_actions() -> Dict[str, Any]:
 
     import actions.fallback
     import actions.faq
+    import actions.outreach
     import actions.selfcheck
 
     found = {}
-    for module in (actions.faq, actions.fallback, actions.selfcheck):
+    for module in (actions.faq, actions.fallback, actions.selfcheck, actions.outreach):
         for value in vars(module).values():
             if isinstance(value, type) and issubclass(value, Action) and value.__module__ == module.__name__:
                 found[value().name()] = value()
