@@ -13,7 +13,7 @@ export ACTIONS_PORT ?= 5055
 export GATEWAY_PORT ?= 8080
 
 MODEL := models/current.tar.gz
-TRAINING_INPUTS := config.yml domain.yml $(shell find data bot/nlu bot/kb -type f \( -name '*.yml' -o -name '*.py' \) 2>/dev/null)
+TRAINING_INPUTS := config.yml domain.yml $(shell find data bot/nlu bot/kb -path data/outreach -prune -o -path data/dev -prune -o -type f \( -name '*.yml' -o -name '*.py' \) -print 2>/dev/null)
 BUILD_STAMP := build/.built
 
 .PHONY: run install build train test test-unit test-stories validate eval bench operator clean help
