@@ -94,3 +94,32 @@ def test_api_shape_matches_the_contract(mini_kb):
     assert ("phone", "13812345678") in kinds
     assert any(kind == "amount" and "5000" in value for kind, value in kinds)
     assert 0.0 <= body["confidence"] <= 1.0
+
+
+# -- decision constants (chosen by `python -m bot.evaluation --fast --tune`) ----------------
+
+from bot.kb.verdict import DECISION, DecisionConstants, decide_type, find_red_flags  # noqa: E402
+
+
+def test_decide_type_weighs_red_flags_by_the_given_constants(mini_kb):
+    hits = find_red_flags(mini_kb, "说我医保卡在外地被盗刷了")
+    assert hits and all(h.weight < 3 for h in hits)  # no decisive flag: the constants decide
+    benign = {"police_impersonation": 0.1, "customer_service_impersonation": 0.05, "none": 0.8, "unknown": 0.05}
+    ignore_flags = DecisionConstants(flag_evidence=0.0, none_penalty=0.0, min_type_confidence=0.15)
+    trust_flags = DecisionConstants(flag_evidence=1.0, none_penalty=1.0, min_type_confidence=0.15)
+    assert decide_type(mini_kb, benign, hits, {}, False, ignore_flags)[0] == "none"
+    assert decide_type(mini_kb, benign, hits, {}, False, trust_flags)[0] == "police_impersonation"
+
+
+def test_assess_uses_the_default_decision_constants(mini_kb):
+    text = "说我医保卡在外地被盗刷了"
+    hits = find_red_flags(mini_kb, text)
+    expected = decide_type(mini_kb, POLICE, hits, {}, False, DECISION)
+    v = assess(mini_kb, text, ranking=POLICE)
+    assert (v.scam_type, v.confidence) == expected[:2]
+
+
+def test_a_home_visit_showing_a_work_card_is_not_a_police_red_flag(real_kb):
+    text = "【燃气公司】本周五上门安检，安检人员会出示工作证，不收取任何费用"
+    assert "pi_video_statement" not in {h.id for h in find_red_flags(real_kb, text)}
+    assert "pi_video_statement" in {h.id for h in find_red_flags(real_kb, "他穿着警服跟我视频")}

@@ -33,14 +33,26 @@ from bot.kb.models import NON_SCAM_TYPES, Hotline, Question
 from bot.kb.results import Indicator, RedFlagHit
 from bot.kb.text import normalize
 
-# FLAG_EVIDENCE and MIN_TYPE_CONFIDENCE were picked among five settings by the aggregate
-# transfer score of `make eval` (no row looked at); re-check them by own-data CV.
-# Log-odds added per red-flag weight point of a type found in the text.
-FLAG_EVIDENCE = 0.5
-# Log-odds taken from `none` per weight point of any red flag (shared ones included).
-NONE_PENALTY = 0.8
-# Below this, the best scam type is reported as `unknown` when something looks wrong.
-MIN_TYPE_CONFIDENCE = 0.15
+
+@dataclass(frozen=True)
+class DecisionConstants:
+    """How red flags and the classifier are weighed when the type is chosen."""
+
+    # Log-odds added per red-flag weight point of a type found in the text.
+    flag_evidence: float
+    # Log-odds taken from `none` per weight point of any red flag (shared ones included).
+    none_penalty: float
+    # Below this, the best scam type is reported as `unknown` when something looks wrong.
+    min_type_confidence: float
+
+
+# Chosen by own-data cross-validation and the held-out dev set (data/dev) with
+# `python -m bot.evaluation --fast --tune`, never on the external evaluation file.
+DECISION = DecisionConstants(flag_evidence=0.3, none_penalty=0.8, min_type_confidence=0.15)
+FLAG_EVIDENCE = DECISION.flag_evidence
+NONE_PENALTY = DECISION.none_penalty
+MIN_TYPE_CONFIDENCE = DECISION.min_type_confidence
+
 # Risk points → level; base points come from the type's `base_risk`.
 BASE_POINTS = {"high": 2, "medium": 1, "low": 0}
 HIGH_RISK_POINTS = 5
@@ -151,6 +163,7 @@ def rank_types(
     ranking: Optional[Mapping[str, float]],
     hits: Sequence[RedFlagHit],
     answers: Mapping[str, bool],
+    constants: DecisionConstants = DECISION,
 ) -> List[Tuple[str, float]]:
     """Types by combined probability, best first."""
     types = list(kb.scam_types)
@@ -162,8 +175,8 @@ def rank_types(
         prior["none"] = float(len(types))
     evidence = _evidence_by_type(kb, hits, answers)
     total_flag_weight = sum(h.weight for h in hits)
-    scores = {t: math.log(prior[t]) + FLAG_EVIDENCE * evidence[t] for t in types}
-    scores["none"] -= NONE_PENALTY * total_flag_weight
+    scores = {t: math.log(prior[t]) + constants.flag_evidence * evidence[t] for t in types}
+    scores["none"] -= constants.none_penalty * total_flag_weight
     top = max(scores.values())
     exp = {t: math.exp(s - top) for t, s in scores.items()}
     total = sum(exp.values())
@@ -171,17 +184,59 @@ def rank_types(
 
 
 def _choose_type(
-    ranked: List[Tuple[str, float]], hits: Sequence[RedFlagHit], money_lost: bool
+    ranked: List[Tuple[str, float]],
+    hits: Sequence[RedFlagHit],
+    money_lost: bool,
+    constants: DecisionConstants = DECISION,
 ) -> Tuple[str, float]:
     best, confidence = ranked[0]
     if best == "none" and money_lost:
         return "unknown", 1.0 - confidence
-    if best not in NON_SCAM_TYPES and confidence < MIN_TYPE_CONFIDENCE and hits:
+    if best not in NON_SCAM_TYPES and confidence < constants.min_type_confidence and hits:
         return "unknown", confidence
     if best == "none" and any(h.weight >= 3 for h in hits):
         # A decisive red flag (验证码, 安全账户 …) never ends as "nothing found".
         return "unknown", 1.0 - confidence
     return best, confidence
+
+
+def decide_type(
+    kb: KnowledgeBase,
+    ranking: Optional[Mapping[str, float]],
+    hits: Sequence[RedFlagHit],
+    answers: Mapping[str, bool],
+    money_lost: bool,
+    constants: DecisionConstants = DECISION,
+) -> Tuple[str, float, List[Tuple[str, float]]]:
+    """(type, confidence, all types ranked): the one decision rule, also used for tuning."""
+    ranked = rank_types(kb, ranking, hits, answers, constants)
+    scam_type, confidence = _choose_type(ranked, hits, money_lost, constants)
+    return scam_type, confidence, ranked
+
+
+@dataclass
+class TextEvidence:
+    """What the text itself shows, before the classifier's ranking is weighed in."""
+
+    norm: str
+    indicators: List[Indicator]
+    hits: List[RedFlagHit]
+    money_lost: bool
+
+
+def text_evidence(
+    kb: KnowledgeBase,
+    text: str,
+    entities: Optional[Sequence[Mapping]] = None,
+    blocklist: Optional[Blocklist] = None,
+) -> TextEvidence:
+    # Rasa's entities come from the same spaCy pipeline; without any, the text is
+    # extracted here (inside indicators_from_entities), once.
+    indicators = indicators_from_entities(entities or [], text)
+    store = blocklist if blocklist is not None else get_blocklist()
+    norm = normalize(text)
+    hits = merge_red_flags(_red_flags_in(kb, text, norm), indicator_red_flags(indicators, kb, store))
+    return TextEvidence(norm, indicators, hits, _money_lost_in(kb, norm))
 
 
 # -- risk --------------------------------------------------------------------------
@@ -264,15 +319,11 @@ def assess(
 ) -> Verdict:
     """Assess `text`; `money_lost` overrides what the text says (the chat asks it)."""
     answers = {q: bool(a) for q, a in (answers or {}).items() if q in kb.questions}
-    # Rasa's entities come from the same spaCy pipeline; without any, the text is
-    # extracted here (inside indicators_from_entities), once.
-    indicators = indicators_from_entities(entities or [], text)
     store = blocklist if blocklist is not None else get_blocklist()
-    norm = normalize(text)
-    hits = merge_red_flags(_red_flags_in(kb, text, norm), indicator_red_flags(indicators, kb, store))
-    lost = _money_lost_in(kb, norm) if money_lost is None else money_lost
-    ranked = rank_types(kb, ranking, hits, answers)
-    scam_type, confidence = _choose_type(ranked, hits, lost)
+    evidence = text_evidence(kb, text, entities, store)
+    norm, indicators, hits = evidence.norm, evidence.indicators, evidence.hits
+    lost = evidence.money_lost if money_lost is None else money_lost
+    scam_type, confidence, ranked = decide_type(kb, ranking, hits, answers, lost)
     scam = kb.scam_types[scam_type]
     remaining, implied = _remaining_questions(kb, scam_type, answers, (h.id for h in hits))
     answered_flags = [
