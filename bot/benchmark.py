@@ -2,8 +2,13 @@
 
 Reports medians and percentiles (these machines are noisy): time to healthy, the
 sequential latency of /api/v1/assess and of a chat turn through /api/v1/chat, the
-throughput of /api/v1/assess under concurrent load, and the memory of each process.
+throughput of /api/v1/assess under concurrent load; then the operator and outreach
+parts: POST and GET /api/v1/cases, the console's live assessment over /console/ws,
+GET /api/v1/stats, tip-sheet and case PDFs; and last the memory of each process.
 Writes reports/bench.json.
+
+The stack runs with its own temporary case store, statistics, blocklist, operators
+file and API token, so a run never reads or writes the repository's var/.
 """
 from __future__ import annotations
 
@@ -11,16 +16,20 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import aiohttp
 
 from bot import stack
+from bot.gateway.auth import save_operator
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORTS = ROOT / "reports"
@@ -36,6 +45,11 @@ ASSESS_TEXTS = [
     "我在网上认识个男朋友，他带我在一个平台上投资，说稳赚不赔",
 ]
 CHAT_SCRIPT = ["你好", ASSESS_TEXTS[0], "是", "不是", "重新开始"]
+TIP_SHEET_PDF = "/outreach/packs/elderly.pdf"
+BENCH_OPERATOR = "bench"
+# Settings the benchmark must not inherit from the caller's shell: they would point the
+# gateway at another Rasa, or its statistics and blocklist at a shared Redis.
+INHERITED_SETTINGS_DROPPED = ("RASA_URL", "ACTIONS_URL", "REDIS_URL", "STATS_REDIS_URL")
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -61,6 +75,62 @@ async def _timed_post(session: aiohttp.ClientSession, url: str, payload: dict) -
         if response.status != 200:
             raise RuntimeError(f"{url} answered {response.status}")
     return (time.perf_counter() - started) * 1000
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """The API token and the console account made for one benchmark run."""
+
+    api_token: str
+    username: str
+    password: str
+
+
+def isolated_settings(env: Mapping[str, str], state_dir: Path, credentials: Credentials) -> Dict[str, str]:
+    """`env` with every store of the gateway in `state_dir` and only the run's own token."""
+    settings = {k: v for k, v in env.items() if k not in INHERITED_SETTINGS_DROPPED}
+    settings.update({
+        "CASES_URL": f"sqlite:///{state_dir / 'cases.db'}",
+        "STATS_DB": str(state_dir / "stats.db"),
+        "BLOCKLIST_FILE": str(state_dir / "blocklist.csv"),
+        "OPERATORS_FILE": str(state_dir / "operators.yml"),
+        "API_TOKENS": credentials.api_token,
+    })
+    return settings
+
+
+def new_credentials() -> Credentials:
+    return Credentials(secrets.token_urlsafe(24), BENCH_OPERATOR, secrets.token_urlsafe(16))
+
+
+def desk_message(seq: int, notes: str) -> Dict[str, Any]:
+    """One draft as the console page sends it over the websocket."""
+    return {"seq": seq, "notes": notes, "answers": {}, "channel": "phone", "claimed_identity": ""}
+
+
+def desk_reply_view(message: Mapping[str, Any], seq: int) -> Optional[Mapping[str, Any]]:
+    """The desk view when `message` answers draft `seq`; None for an older answer.
+
+    An error or an expired session stops the run: a benchmark of failures means nothing.
+    """
+    kind = message.get("type")
+    if kind == "expired":
+        raise RuntimeError("console session expired during the benchmark")
+    if kind == "error":
+        raise RuntimeError(f"console websocket answered an error: {message.get('status')} {message.get('error')}")
+    if kind != "verdict":
+        raise RuntimeError(f"console websocket sent an unexpected message: {kind!r}")
+    if message.get("seq") != seq:
+        return None
+    view = message.get("view")
+    if not isinstance(view, Mapping) or "risk" not in view:
+        raise RuntimeError(f"console websocket sent no desk view for seq {seq}")
+    return view
+
+
+def check_pdf(body: bytes, what: str) -> None:
+    if not body.startswith(b"%PDF-"):
+        raise RuntimeError(f"{what} is not a PDF ({len(body)} bytes, starts {body[:16]!r})")
 
 
 async def measure(base: str, rounds: int, concurrency: int, load_seconds: float) -> Dict:
@@ -101,6 +171,78 @@ async def measure(base: str, rounds: int, concurrency: int, load_seconds: float)
     }
 
 
+async def _timed(session: aiohttp.ClientSession, method: str, url: str, expect: int, **kwargs: Any):
+    """(milliseconds, body) of one request that must answer `expect`."""
+    started = time.perf_counter()
+    async with session.request(method, url, **kwargs) as response:
+        body = await response.read()
+        if response.status != expect:
+            raise RuntimeError(f"{method} {url} answered {response.status}, expected {expect}: {body[:200]!r}")
+    return (time.perf_counter() - started) * 1000, body
+
+
+async def _log_in(session: aiohttp.ClientSession, base: str, credentials: Credentials) -> None:
+    form = {"username": credentials.username, "password": credentials.password, "next": "/console"}
+    await _timed(session, "POST", f"{base}/console/login", 302, data=form, allow_redirects=False)
+    # Open the desk as the page does: it gives this login session its draft key.
+    await _timed(session, "GET", f"{base}/console", 200, headers={"Accept": "text/html"}, allow_redirects=False)
+
+
+async def _desk_round_trips(session: aiohttp.ClientSession, base: str, rounds: int) -> List[float]:
+    samples: List[float] = []
+    # The socket refuses other sites: send our own origin, as the browser does.
+    async with session.ws_connect(f"{base}/console/ws", headers={"Origin": base}) as ws:
+        for seq in range(1, rounds + 1):
+            started = time.perf_counter()
+            await ws.send_json(desk_message(seq, ASSESS_TEXTS[seq % len(ASSESS_TEXTS)]))
+            while desk_reply_view(await ws.receive_json(timeout=60), seq) is None:
+                pass
+            samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
+async def measure_operator(base: str, credentials: Credentials, rounds: int, pdf_rounds: int) -> Dict:
+    """Cases API, the console's live assessment, the statistics API and the PDFs."""
+    api = {"Authorization": f"Bearer {credentials.api_token}"}
+    jar = aiohttp.CookieJar(unsafe=True)  # the session cookie of a 127.0.0.1 address
+    async with aiohttp.ClientSession(cookie_jar=jar) as session:
+        created: List[float] = []
+        case_id = ""
+        for i in range(rounds):
+            payload = {"notes": ASSESS_TEXTS[i % len(ASSESS_TEXTS)], "channel": "phone"}
+            ms, body = await _timed(session, "POST", f"{base}/api/v1/cases", 201, json=payload, headers=api)
+            created.append(ms)
+            case_id = json.loads(body)["id"]
+        listed = [
+            (await _timed(session, "GET", f"{base}/api/v1/cases?limit=50", 200, headers=api))[0]
+            for _ in range(max(1, rounds // 5))
+        ]
+        stats = [
+            (await _timed(session, "GET", f"{base}/api/v1/stats", 200, headers=api))[0]
+            for _ in range(max(1, rounds // 5))
+        ]
+
+        await _log_in(session, base, credentials)
+        desk = await _desk_round_trips(session, base, rounds)
+
+        tip_sheets: List[float] = []
+        for _ in range(pdf_rounds + 1):  # the first render also loads WeasyPrint: reported apart
+            ms, body = await _timed(session, "GET", f"{base}{TIP_SHEET_PDF}", 200)
+            check_pdf(body, TIP_SHEET_PDF)
+            tip_sheets.append(ms)
+        case_pdf_ms, body = await _timed(session, "GET", f"{base}/console/cases/{case_id}.pdf", 200)
+        check_pdf(body, "the case PDF")
+    return {
+        "cases_create_sequential": summarise(created),
+        "cases_list_limit50": {**summarise(listed), "cases_stored": rounds},
+        "console_ws_round_trip": summarise(desk),
+        "stats_sequential": summarise(stats),
+        "pdf_tip_sheet": {**summarise(tip_sheets[1:]), "first_ms": round(tip_sheets[0], 1),
+                          "path": TIP_SHEET_PDF},
+        "pdf_case_ms": round(case_pdf_ms, 1),
+    }
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory of a process and its children, in MB (from /proc)."""
     total = 0
@@ -125,10 +267,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=300)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--load-seconds", type=float, default=15)
+    parser.add_argument("--operator-rounds", type=int, default=100,
+                        help="cases created and console round trips")
+    parser.add_argument("--pdf-rounds", type=int, default=10)
     args = parser.parse_args(argv)
-    env = stack.environment()
+    with tempfile.TemporaryDirectory(prefix="fzzc-bench-") as state_dir:
+        return run(args, Path(state_dir))
+
+
+def run(args: argparse.Namespace, state_dir: Path) -> int:
+    credentials = new_credentials()
+    save_operator(state_dir / "operators.yml", credentials.username, credentials.password, "压测账号")
+    env = isolated_settings(stack.environment(), state_dir, credentials)
     env.update({"RASA_PORT": "15005", "ACTIONS_PORT": "15055", "GATEWAY_PORT": "18080"})
-    os.environ.update(env)
     processes = {}
     started = time.monotonic()
     for name, cmd in stack.commands(env).items():
@@ -149,8 +300,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         report: Dict = {"time_to_healthy_s": round(time.monotonic() - started, 1)}
         print(f"healthy after {report['time_to_healthy_s']} s; measuring …", flush=True)
         report.update(asyncio.run(measure(base, args.rounds, args.concurrency, args.load_seconds)))
+        report["memory_rss_mb_before_operator"] = {"gateway": rss_mb(processes["gateway"].pid)}
+        print("measuring the operator and outreach parts …", flush=True)
+        report.update(asyncio.run(measure_operator(base, credentials, args.operator_rounds, args.pdf_rounds)))
         report["memory_rss_mb"] = {name: rss_mb(p.pid) for name, p in processes.items()}
         report["machine"] = {"cpus": os.cpu_count()}
+    except (RuntimeError, aiohttp.ClientError, asyncio.TimeoutError) as err:
+        print(f"benchmark failed: {err!r}", file=sys.stderr)
+        return 1
     finally:
         stack.stop_all(processes)
     REPORTS.mkdir(exist_ok=True)

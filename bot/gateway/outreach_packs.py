@@ -72,7 +72,7 @@ async def tip_sheet(request: web.Request) -> web.StreamResponse:
     if not wants_pdf:
         return aiohttp_jinja2.render_template("outreach_pack.html", request, context)
     html = aiohttp_jinja2.render_string("outreach_pack.html", request, context)
-    return await pdf_response(html, f"fanzha-tips-{slug}.pdf")
+    return await pdf_response(html, f"fanzha-tips-{slug}.pdf", public=True)
 
 
 def setup_outreach_packs(app: web.Application, public_url: Optional[str] = None) -> None:

@@ -7,8 +7,10 @@ same.  Chinese needs a CJK font on the machine (Debian: fonts-wqy-zenhei, which
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import mimetypes
+from collections import OrderedDict
 from pathlib import Path
 from typing import Optional
 
@@ -40,9 +42,32 @@ def html_to_pdf(html: str, base_dir: Optional[Path] = None) -> bytes:
     return HTML(string=html, base_url="file:///", url_fetcher=fetch_local).write_pdf()
 
 
-async def pdf_response(html: str, filename: str) -> web.Response:
-    """Render off the event loop (a page takes ~0.2–1 s) and send it as a download."""
-    pdf = await asyncio.get_running_loop().run_in_executor(None, html_to_pdf, html)
+# Public pages (tip sheets) render the same HTML again and again, and a CJK page takes
+# 1–4 s (font subsetting), so their PDFs are kept, keyed by the HTML. Never used for cases:
+# their PDFs hold personal data that must not stay in memory.
+_PUBLIC_PDF_CACHE: "OrderedDict[str, bytes]" = OrderedDict()
+PUBLIC_PDF_CACHE_SIZE = 16
+
+
+async def _render(html: str) -> bytes:
+    return await asyncio.get_running_loop().run_in_executor(None, html_to_pdf, html)
+
+
+async def _render_public(html: str) -> bytes:
+    key = hashlib.sha256(html.encode("utf-8")).hexdigest()
+    if key in _PUBLIC_PDF_CACHE:
+        _PUBLIC_PDF_CACHE.move_to_end(key)
+        return _PUBLIC_PDF_CACHE[key]
+    pdf = await _render(html)
+    _PUBLIC_PDF_CACHE[key] = pdf
+    while len(_PUBLIC_PDF_CACHE) > PUBLIC_PDF_CACHE_SIZE:
+        _PUBLIC_PDF_CACHE.popitem(last=False)
+    return pdf
+
+
+async def pdf_response(html: str, filename: str, public: bool = False) -> web.Response:
+    """Render off the event loop and send it as a download; `public` pages are cached."""
+    pdf = await (_render_public(html) if public else _render(html))
     return web.Response(
         body=pdf,
         content_type="application/pdf",
