@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import time
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import Any, Callable, Dict, List, Optional, Text, Tuple, Type, TypeVar
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
@@ -69,6 +69,7 @@ NORMAL_ACTIONS = {
     "bot_challenge": "utter_iamabot",
 }
 _CHOICE = re.compile(r"^(\d+):([a-d1-4])$")
+Session = TypeVar("Session", QuizSession, DrillSession)
 
 
 def _intent(tracker: Tracker) -> Optional[str]:
@@ -125,6 +126,28 @@ def leave_stale(dispatcher: CollectingDispatcher, tracker: Tracker, kind: str) -
     return events
 
 
+def resume(dispatcher: CollectingDispatcher, tracker: Tracker, kind: str,
+           restore: Callable[[Any], Session], invalid: Type[Exception], finished: Callable[[Session], bool],
+           none_active: Dict[str, Any]) -> Tuple[Optional[Session], List[Dict[str, Any]]]:
+    """The quiz or drill session in the slots, to go on with: (session, []); or, when there is
+    none, it is stale, broken or over, (None, the events to return) after saying so
+    (`none_active`: the utter_message arguments)."""
+    state = saved_state(tracker, kind)
+    if state is None:
+        dispatcher.utter_message(**none_active)
+        return None, finish() if tracker.get_slot(MODE_SLOT) == kind else []
+    if button_choice(tracker) is None and is_stale(state, time.time()):
+        return None, leave_stale(dispatcher, tracker, kind)
+    try:
+        session = restore(state.get("session"))
+    except invalid:
+        session = None
+    if session is None or finished(session):
+        dispatcher.utter_message(**none_active)
+        return None, finish()
+    return session, []
+
+
 # -- quiz ----------------------------------------------------------------------------------
 
 def send_question(dispatcher: CollectingDispatcher, bank: QuizBank, session: QuizSession) -> None:
@@ -169,22 +192,13 @@ class ActionQuizAnswer(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         bank = default_quiz_bank()
-        state = saved_state(tracker, QUIZ)
-        button = button_choice(tracker)
-        if state is None:
-            dispatcher.utter_message(text=texts.QUIZ_NONE_ACTIVE, buttons=texts.QUIZ_END_BUTTONS)
-            return finish() if tracker.get_slot(MODE_SLOT) == QUIZ else []
-        if button is None and is_stale(state, time.time()):
-            return leave_stale(dispatcher, tracker, QUIZ)
-        try:
-            session = QuizSession.from_dict(bank, state.get("session"))
-        except QuizStateError:
-            dispatcher.utter_message(text=texts.QUIZ_NONE_ACTIVE, buttons=texts.QUIZ_END_BUTTONS)
-            return finish()
+        session, events = resume(dispatcher, tracker, QUIZ, lambda raw: QuizSession.from_dict(bank, raw),
+                                 QuizStateError, lambda quiz: quiz.finished,
+                                 {"text": texts.QUIZ_NONE_ACTIVE, "buttons": texts.QUIZ_END_BUTTONS})
+        if session is None:
+            return events
         question = session.current(bank)
-        if question is None:
-            dispatcher.utter_message(text=texts.QUIZ_NONE_ACTIVE, buttons=texts.QUIZ_END_BUTTONS)
-            return finish()
+        button = button_choice(tracker)
         if button is not None:
             number, option = button
             if number != session.index + 1:
@@ -279,22 +293,13 @@ class ActionDrillReply(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         library = default_simulations()
-        state = saved_state(tracker, DRILL)
-        button = button_choice(tracker)
-        if state is None:
-            dispatcher.utter_message(text=texts.DRILL_MENU, buttons=drill_menu(library))
-            return finish() if tracker.get_slot(MODE_SLOT) == DRILL else []
-        if button is None and is_stale(state, time.time()):
-            return leave_stale(dispatcher, tracker, DRILL)
-        try:
-            session = DrillSession.from_dict(library, state.get("session"))
-        except DrillStateError:
-            dispatcher.utter_message(text=texts.DRILL_MENU, buttons=drill_menu(library))
-            return finish()
+        session, events = resume(dispatcher, tracker, DRILL, lambda raw: DrillSession.from_dict(library, raw),
+                                 DrillStateError, lambda drill: drill.finished(library),
+                                 {"text": texts.DRILL_MENU, "buttons": drill_menu(library)})
+        if session is None:
+            return events
         step = session.current(library)
-        if step is None:
-            dispatcher.utter_message(text=texts.DRILL_MENU, buttons=drill_menu(library))
-            return finish()
+        button = button_choice(tracker)
         text = latest_text(tracker)
         if button is not None:
             number, option = button

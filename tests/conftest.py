@@ -1,11 +1,20 @@
 import shutil
 from pathlib import Path
+from typing import Any, Callable
 
 import pytest
+import yaml
 
 from bot.kb import KnowledgeBase, load_kb
 
 FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def edit_yaml(path: Path, change: Callable[[Any], None]) -> None:
+    """Load a YAML file, let `change` edit the data in place, write it back (to break it on purpose)."""
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    change(data)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
 
 
 @pytest.fixture(scope="session")
@@ -27,9 +36,14 @@ def kb_copy(tmp_path: Path) -> Path:
     return target
 
 
-@pytest.fixture(autouse=True)
-def _local_state_in_tmp(tmp_path_factory, monkeypatch) -> None:
-    """Every gateway a test creates keeps its cases and statistics in a temp folder, not var/."""
+@pytest.fixture(scope="session", autouse=True)
+def _local_state_in_tmp(tmp_path_factory):
+    """Every gateway a test creates keeps its cases and statistics in a temp folder, not var/.
+
+    Session-scoped, so it is in place before module-scoped servers start.
+    """
     state = tmp_path_factory.mktemp("state")
-    monkeypatch.setenv("CASES_URL", f"sqlite:///{state}/cases.db")
-    monkeypatch.setenv("STATS_DB", str(state / "stats.db"))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CASES_URL", f"sqlite:///{state}/cases.db")
+        patch.setenv("STATS_DB", str(state / "stats.db"))
+        yield

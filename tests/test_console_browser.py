@@ -7,9 +7,8 @@ typed.  Screenshots go to reports/screenshots/console-*.png.
 """
 from __future__ import annotations
 
-import asyncio
+import functools
 import re
-import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -23,13 +22,9 @@ from bot.gateway.app import GatewayConfig, create_app
 from bot.kb import load_kb
 from bot.kb.blocklist import reset_blocklist
 from bot.kb.indicators import get_pipeline
+from tests import live_gateway as live
 from tests.fake_rasa import POLICE_RANKING, fake_rasa_app
 
-ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "reports" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 DESKTOP = {"width": 1366, "height": 900}
 PASSWORD = "correct horse battery"
 TOKEN = "desk-system-token"
@@ -39,39 +34,17 @@ MEDICAL = f"老人说接到{PHONE}打来的电话，说她医保卡在外地被�
 LOST = "老人说已经转了5万元到对方说的安全账户，用的是工商银行的卡"
 
 
-class Stack:
-    """Fake Rasa and the real gateway on free ports, served from a background thread."""
+class Desk(live.LiveGateway):
+    """Fake Rasa (with a scam-type ranking the tests set) and the real gateway, live."""
 
-    def __init__(self, tmp: Path) -> None:
-        self.tmp = tmp
+    def __init__(self) -> None:
         self.ranking = dict(POLICE_RANKING)
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.runners: list = []
+        super().__init__(self._gateway, rasa_app=fake_rasa_app(ranking=self.ranking), timeout=60)
 
-    def _run(self, coro):
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=60)
-
-    async def _serve(self, app: web.Application) -> str:
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self.runners.append(runner)
-        return f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
-
-    def start(self) -> "Stack":
-        self.thread.start()
-        rasa_url = self._run(self._serve(fake_rasa_app(ranking=self.ranking)))
+    @staticmethod
+    def _gateway(rasa_url: str) -> web.Application:
         config = GatewayConfig(rasa_url=rasa_url, actions_url=rasa_url, api_tokens=frozenset({TOKEN}))
-        self.url = self._run(self._serve(create_app(config, kb=load_kb())))
-        return self
-
-    def stop(self) -> None:
-        for runner in reversed(self.runners):
-            self._run(runner.cleanup())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
+        return create_app(config, kb=load_kb())
 
     def rank(self, **probabilities: float) -> None:
         self.ranking.clear()
@@ -92,7 +65,7 @@ def stack(tmp_path_factory):
         mp.delenv("REDIS_URL", raising=False)
         reset_blocklist()
         get_pipeline()  # built once here, not inside the first assessment the page waits for
-        s = Stack(tmp).start()
+        s = Desk().start()
         yield s
         s.stop()
         reset_blocklist()
@@ -105,29 +78,16 @@ def police_ranking(request):
     yield
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium fonts-wqy-zenhei)")
-    from playwright.sync_api import expect, sync_playwright
+@pytest.fixture(scope="module", autouse=True)
+def _expect_timeout():
+    from playwright.sync_api import expect
 
     expect.set_options(timeout=10_000)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def new_page(browser, stack):
-    context = browser.new_context(viewport=DESKTOP, locale="zh-CN", timezone_id="Asia/Shanghai", accept_downloads=True)
-    page = context.new_page()
-    page.set_default_timeout(15000)
-    page.errors = []
-    page.requests = []
-    page.on("pageerror", lambda err: page.errors.append(str(err)))
-    page.on("response", lambda r: page.errors.append(f"{r.status} {r.url}")
-            if r.status >= 400 and not r.url.endswith(("/favicon.ico", "/console/login")) else None)
-    page.on("request", lambda r: page.requests.append(r.url))
+    page = live.new_page(browser, DESKTOP, timeout_ms=15000, accept_downloads=True)
+    live.report_failed_responses(page, lambda url: url.endswith(("/favicon.ico", "/console/login")))
     return page
 
 
@@ -135,18 +95,10 @@ def new_page(browser, stack):
 def page(browser, stack):
     pg = new_page(browser, stack)
     yield pg
-    pg.context.close()
-    assert not pg.errors, f"JavaScript errors on the page: {pg.errors}"
-    outside = [u for u in pg.requests if not u.startswith((stack.url, stack.url.replace("http", "ws")))]
-    assert not outside, f"requests outside the gateway: {outside}"
+    live.close_page(pg, stack.url, stack.url.replace("http", "ws"))
 
 
-def shot(page, name: str, full_page: bool = False) -> Path:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"console-{name}.png"
-    page.screenshot(path=str(path), full_page=full_page)
-    assert path.stat().st_size > 5000
-    return path
+shot = functools.partial(live.shot, prefix="console-")
 
 
 def log_in(page, stack, username: str = "wang", password: str = PASSWORD) -> None:

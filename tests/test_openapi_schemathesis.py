@@ -10,10 +10,8 @@
 """
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-import threading
 import urllib.request
 from typing import Dict, Set, Tuple
 
@@ -30,6 +28,7 @@ from bot.kb import load_kb
 from bot.kb.indicators import get_pipeline
 from tests.conftest import FIXTURES
 from tests.fake_rasa import fake_rasa_app
+from tests.live_gateway import LiveGateway
 
 TOKEN = "schemathesis-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -41,38 +40,9 @@ PLANNED = {("GET", "/api/v1/stats")}
 pytestmark = pytest.mark.filterwarnings("ignore:Generating overly large repr")
 
 
-class Gateway:
-    """The fake Rasa and the real gateway on free ports, in a background event loop."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.runners: list = []
-
-    def _run(self, coro):
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=60)
-
-    async def _serve(self, app: web.Application) -> str:
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self.runners.append(runner)
-        return f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
-
-    def start(self) -> "Gateway":
-        self.thread.start()
-        rasa_url = self._run(self._serve(fake_rasa_app()))
-        config = GatewayConfig(rasa_url, rasa_url, api_tokens=frozenset({TOKEN}))
-        self.app = create_app(config, kb=load_kb(FIXTURES / "kb_min"))
-        self.url = self._run(self._serve(self.app))
-        return self
-
-    def stop(self) -> None:
-        for runner in reversed(self.runners):
-            self._run(runner.cleanup())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
+def mini_gateway(rasa_url: str) -> web.Application:
+    config = GatewayConfig(rasa_url, rasa_url, api_tokens=frozenset({TOKEN}))
+    return create_app(config, kb=load_kb(FIXTURES / "kb_min"))
 
 
 def served_routes(app: web.Application) -> Set[Tuple[str, str]]:
@@ -96,7 +66,7 @@ def gateway(tmp_path_factory):
         env.setenv("CASES_URL", f"sqlite:///{folder}/cases.db")
         env.setenv("OPERATORS_FILE", str(folder / "operators.yml"))
         get_pipeline()  # load the indicator pipeline once, before any request is timed
-        running = Gateway().start()
+        running = LiveGateway(mini_gateway, rasa_app=fake_rasa_app(), timeout=60).start()
         yield running
         running.stop()
 

@@ -6,26 +6,19 @@ to reports/screenshots/outreach-*.png.
 """
 from __future__ import annotations
 
-import asyncio
+import functools
 import re
-import threading
-from pathlib import Path
 
 import pytest
-from aiohttp import web
 
 from bot.gateway.app import GatewayConfig, create_app
 from bot.outreach.quiz import default_quiz_bank
 from bot.outreach.simulation import default_simulations
+from tests import live_gateway as live
+from tests.live_gateway import DEAD_URL as DEAD  # no Rasa: these pages never need it
+from tests.live_gateway import PHONE, ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "bot" / "gateway" / "static" / "site"
-SHOTS = ROOT / "reports" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-PHONE = {"width": 390, "height": 844}
-DEAD = "http://127.0.0.1:9"  # no Rasa: these pages never need it
 
 
 # -- the JSON API -----------------------------------------------------------------------------
@@ -109,7 +102,7 @@ async def test_drill_api_masks_typed_numbers_and_ends_with_advice(client, real_k
 
 
 def test_page_scripts_use_no_cdn_and_no_html_injection():
-    for name in ("quiz.js", "simulate.js", "drills.css"):
+    for name in ("drills-common.js", "quiz.js", "simulate.js", "drills.css"):
         code = re.sub(r"/\*.*?\*/", "", (SITE / name).read_text(encoding="utf-8"), flags=re.S)
         assert not re.search(r"https?://|//cdn|@import", code), name
         assert not re.search(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(", code), name
@@ -117,74 +110,22 @@ def test_page_scripts_use_no_cdn_and_no_html_injection():
 
 # -- in a browser ------------------------------------------------------------------------------
 
-class Gateway:
-    """The real gateway on a free port, served from a background thread."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-
-    def _run(self, coro):
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)
-
-    async def _serve(self) -> str:
-        self.runner = web.AppRunner(create_app(GatewayConfig(DEAD, DEAD)))
-        await self.runner.setup()
-        site = web.TCPSite(self.runner, "127.0.0.1", 0)
-        await site.start()
-        return f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
-
-    def start(self) -> "Gateway":
-        self.thread.start()
-        self.url = self._run(self._serve())
-        return self
-
-    def stop(self) -> None:
-        self._run(self.runner.cleanup())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def gateway():
-    g = Gateway().start()
+    g = live.LiveGateway(lambda rasa_url: create_app(GatewayConfig(rasa_url, rasa_url))).start()
     yield g
     g.stop()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
 @pytest.fixture
 def page(browser, gateway):
-    context = browser.new_context(viewport=PHONE, device_scale_factor=2, locale="zh-CN", timezone_id="Asia/Shanghai")
-    pg = context.new_page()
-    pg.set_default_timeout(10000)
-    errors: list = []
-    pg.on("pageerror", lambda err: errors.append(str(err)))
-    # every request the page makes works (the browser's own favicon probe aside)
-    pg.on("response", lambda r: errors.append(f"{r.status} {r.url}")
-          if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
+    pg = live.new_page(browser, PHONE, device_scale_factor=2)
+    live.report_failed_responses(pg)  # every request the page makes works
     yield pg
-    context.close()
-    assert not errors, f"errors on the page: {errors}"
+    live.close_page(pg)
 
 
-def shot(page, name: str, full: bool = True) -> Path:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"outreach-{name}.png"
-    page.screenshot(path=str(path), full_page=full)
-    assert path.stat().st_size > 5000
-    return path
+shot = functools.partial(live.shot, prefix="outreach-", full_page=True)
 
 
 def test_a_quiz_in_the_browser_to_the_result_card(page, gateway):

@@ -7,62 +7,23 @@ outreach-stats.png.
 """
 from __future__ import annotations
 
-import asyncio
 import io
 import re
-import threading
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from aiohttp import web
 
 from bot.gateway import auth
 from bot.gateway.app import GatewayConfig, create_app
 from bot.gateway.stats import STATS_STORE_KEY
 from bot.outreach import packs
 from bot.outreach import stats as st
+from tests import live_gateway as live
 from tests.fake_rasa import fake_rasa_app
+from tests.live_gateway import shot
 
-ROOT = Path(__file__).resolve().parent.parent
-SHOTS = ROOT / "reports" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
 PASSWORD = "a long enough password"
-
-
-class Stack:
-    """Fake Rasa and the real gateway on free ports, served from a background event loop."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.runners: list = []
-
-    def run(self, coro):
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)
-
-    async def _serve(self, app: web.Application) -> str:
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self.runners.append(runner)
-        return f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
-
-    def start(self) -> "Stack":
-        self.thread.start()
-        rasa_url = self.run(self._serve(fake_rasa_app()))
-        self.app = create_app(GatewayConfig(rasa_url, rasa_url))
-        self.url = self.run(self._serve(self.app))
-        return self
-
-    def stop(self) -> None:
-        for runner in reversed(self.runners):
-            self.run(runner.cleanup())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -75,51 +36,24 @@ def stack(tmp_path_factory):
             mp.delenv(name, raising=False)
         mp.setenv("STATS_DB", str(tmp / "stats.db"))
         mp.setenv("OPERATORS_FILE", str(operators))
-        s = Stack().start()
+        s = live.LiveGateway(lambda rasa_url: create_app(GatewayConfig(rasa_url, rasa_url)),
+                             rasa_app=fake_rasa_app()).start()
     yield s
     s.stop()
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium fonts-wqy-zenhei)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
+def _expected_failure(url: str) -> bool:
+    return live.is_favicon(url) or "/outreach/packs/pets" in url
 
 
 @pytest.fixture
 def page(browser, stack):
-    context = browser.new_context(viewport={"width": 1200, "height": 900}, locale="zh-CN", timezone_id="Asia/Shanghai")
-    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=stack.url)
-    pg = context.new_page()
-    pg.set_default_timeout(10000)
-    errors: list = []
-    requests: list = []
-    pg.on("pageerror", lambda err: errors.append(str(err)))
-    # Console errors include CSP violations; failed loads are checked by URL below (the browser's own
-    # favicon request is not ours).
-    pg.on("console", lambda msg: errors.append(msg.text)
-          if msg.type == "error" and not msg.text.startswith("Failed to load resource") else None)
-    pg.on("response", lambda r: errors.append(f"{r.status} {r.url}")
-          if r.status >= 400 and not r.url.endswith("/favicon.ico") and "/outreach/packs/pets" not in r.url else None)
-    pg.on("request", lambda r: requests.append(r.url))
+    pg = live.new_page(browser, {"width": 1200, "height": 900})
+    pg.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=stack.url)
+    live.report_console_errors(pg)  # CSP violations show here
+    live.report_failed_responses(pg, _expected_failure)
     yield pg
-    context.close()
-    assert not errors, f"errors on the page (CSP violations show here too): {errors}"
-    assert all(u.startswith((stack.url, "data:")) for u in requests), requests  # no CDN, no web fonts
-
-
-def shot(target, name: str, **kw) -> Path:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"{name}.png"
-    target.screenshot(path=str(path), **kw)
-    assert path.stat().st_size > 5000
-    return path
+    live.close_page(pg, stack.url, "data:")  # no CDN, no web fonts
 
 
 def decode_qr(png: bytes) -> list:

@@ -24,6 +24,7 @@ from bot.outreach.quiz import (
     question_view,
     result_card,
 )
+from tests.conftest import edit_yaml
 
 # The assistant never asks anyone for these (same idea as tests/test_actions.py).
 ASKS_FOR_DATA = re.compile(
@@ -42,12 +43,6 @@ def quiz_dir(tmp_path: Path) -> Path:
     target = tmp_path / "quiz"
     shutil.copytree(DEFAULT_QUIZ_DIR, target)
     return target
-
-
-def _edit(path: Path, change) -> None:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    change(data)
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
 
 
 # -- the banks -----------------------------------------------------------------------------
@@ -114,7 +109,7 @@ def test_a_question_note_comes_first(bank):
 ])
 def test_broken_bank_names_file_and_field(real_kb, quiz_dir, change, where):
     path = quiz_dir / "elderly.yml"
-    _edit(path, change)
+    edit_yaml(path, change)
     with pytest.raises(QuizDataError) as err:
         load_quiz_bank(real_kb, quiz_dir)
     assert str(path) in str(err.value) and where in str(err.value), str(err.value)
@@ -122,7 +117,7 @@ def test_broken_bank_names_file_and_field(real_kb, quiz_dir, change, where):
 
 def test_question_ids_are_unique_across_files(real_kb, quiz_dir):
     first = yaml.safe_load((quiz_dir / "elderly.yml").read_text(encoding="utf-8"))["questions"][0]["id"]
-    _edit(quiz_dir / "students.yml", lambda d: d["questions"][0].update(id=first))
+    edit_yaml(quiz_dir / "students.yml", lambda d: d["questions"][0].update(id=first))
     with pytest.raises(QuizDataError, match=rf"students.yml: questions.0.id: '{first}' is already used"):
         load_quiz_bank(real_kb, quiz_dir)
 

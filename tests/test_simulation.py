@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-import yaml
 
 from bot.outreach.simulation import (
     DEFAULT_SIMULATION_DIR,
@@ -24,6 +23,7 @@ from bot.outreach.simulation import (
     step_view,
 )
 from test_quiz import ASKS_FOR_DATA
+from tests.conftest import edit_yaml
 
 ELDERLY_TYPES = {"health_product", "pension_scam", "police_impersonation"}
 YOUNG_TYPES = {"game_trading", "fan_scam", "brushing_rebate"}
@@ -39,12 +39,6 @@ def sim_dir(tmp_path: Path) -> Path:
     target = tmp_path / "simulations"
     shutil.copytree(DEFAULT_SIMULATION_DIR, target)
     return target
-
-
-def _edit(path: Path, change) -> None:
-    data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    change(data)
-    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
 
 
 # -- the scripts ------------------------------------------------------------------------------
@@ -93,7 +87,7 @@ def test_the_safe_reply_is_not_always_in_the_same_place(library):
 ])
 def test_broken_script_names_file_and_field(real_kb, sim_dir, change, where):
     path = sim_dir / "brushing_rebate.yml"
-    _edit(path, change)
+    edit_yaml(path, change)
     with pytest.raises(SimulationDataError) as err:
         load_simulations(real_kb, sim_dir)
     assert str(path) in str(err.value) and where in str(err.value), str(err.value)

@@ -11,24 +11,19 @@ when /usr/bin/chromium is missing.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import re
-import threading
 import types
-from pathlib import Path
 
 import pytest
 from aiohttp import web
 
 from bot.gateway.app import GatewayConfig, create_app
+from tests import live_gateway as live
+from tests.live_gateway import PHONE, ROOT, LiveGateway
 
-ROOT = Path(__file__).resolve().parent.parent
 STATIC = ROOT / "bot" / "gateway" / "static"
-SHOTS = ROOT / "reports" / "screenshots"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-PHONE = {"width": 390, "height": 844}
 
 DESCRIPTION = "我妈刚接到电话，说她医保卡在外地被盗刷了，电话又转给了一个警官"
 QUESTION = "对方有没有让她转账到“安全账户”，或者下载软件、开视频？"
@@ -122,48 +117,18 @@ class FakeRasa:
         return app
 
 
-class Stack:
-    """Fake Rasa and the gateway on free ports, served from a background thread."""
-
-    def __init__(self) -> None:
-        self.rasa = FakeRasa()
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.runners: list = []
-
-    def _run(self, coro):
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout=30)
-
-    async def _serve(self, app: web.Application) -> str:
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        self.runners.append(runner)
-        port = site._server.sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    def start(self) -> "Stack":
-        self.thread.start()
-        rasa_app = self.rasa.app()
-        self.rasa_url = self._run(self._serve(rasa_app))
-        config = GatewayConfig(rasa_url=self.rasa_url, actions_url=self.rasa_url)
-        # The widget never touches the knowledge base; keep this test independent of data/kb.
-        gateway = create_app(config, kb=types.SimpleNamespace(questions={}))
-        self.url = self._run(self._serve(gateway))
-        rasa_app["gateway_url"] = self.url
-        return self
-
-    def stop(self) -> None:
-        for runner in reversed(self.runners):
-            self._run(runner.cleanup())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
+def widget_app(rasa_url: str) -> web.Application:
+    config = GatewayConfig(rasa_url=rasa_url, actions_url=rasa_url)
+    # The widget never touches the knowledge base; keep this test independent of data/kb.
+    return create_app(config, kb=types.SimpleNamespace(questions={}))
 
 
 @pytest.fixture(scope="module")
 def stack():
-    s = Stack().start()
+    fake = FakeRasa()
+    s = LiveGateway(widget_app, rasa_app=fake.app()).start()
+    s.rasa = fake
+    s.rasa_app["gateway_url"] = s.url  # the host page embeds the widget from the gateway
     yield s
     s.stop()
 
@@ -226,37 +191,14 @@ def test_widget_sources_use_no_cdn_and_no_html_injection():
 
 # -- browser --------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium fonts-wqy-zenhei)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
 @pytest.fixture
 def page(browser, stack):
-    context = browser.new_context(viewport=PHONE, device_scale_factor=2, locale="zh-CN", timezone_id="Asia/Shanghai")
-    pg = context.new_page()
-    pg.set_default_timeout(10000)
-    errors: list = []
-    pg.on("pageerror", lambda err: errors.append(str(err)))
-    pg.errors = errors
+    pg = live.new_page(browser, PHONE, device_scale_factor=2)
     yield pg
-    context.close()
-    assert not errors, f"JavaScript errors on the page: {errors}"
+    live.close_page(pg)
 
 
-def shot(target, name: str) -> Path:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    path = SHOTS / f"widget-{name}.png"
-    target.screenshot(path=str(path))
-    assert path.stat().st_size > 5000
-    return path
+shot = functools.partial(live.shot, prefix="widget-")
 
 
 def open_widget(page, stack) -> None:

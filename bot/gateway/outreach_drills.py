@@ -1,12 +1,12 @@
 """Quiz and scam-drill pages for outreach events: /outreach/quiz, /outreach/simulate.
 
 Public (no login): residents use them on a phone or a projector at an event. The pages
-are small scripts (static/site/quiz.js, simulate.js) over JSON endpoints under
-/outreach/api/; every rule lives in bot.outreach (the same code the chat runs). The
-session state travels with each request (it holds no personal data), so the gateway
-keeps nothing and any replica can answer. The quiz's result card has its own plain page,
-/outreach/quiz/card?…, whose link can be shared; it is re-drawn from the link's values,
-which are checked like any other input.
+are small scripts (static/site/quiz.js, simulate.js, both on drills-common.js) over JSON
+endpoints under /outreach/api/; every rule lives in bot.outreach (the same code the chat
+runs). The session state travels with each request (it holds no personal data), so the
+gateway keeps nothing and any replica can answer. The quiz's result card has its own plain
+page, /outreach/quiz/card?…, whose link can be shared; it is re-drawn from the link's
+values, which are checked like any other input.
 """
 from __future__ import annotations
 

@@ -9,10 +9,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Tuple, Type, TypeVar
-
-import yaml
-from pydantic import BaseModel, ValidationError
+from typing import Dict, List, Optional, Tuple, Type
 
 from bot.kb.models import (
     NON_SCAM_TYPES,
@@ -24,31 +21,17 @@ from bot.kb.models import (
     RedFlag,
     ScamType,
 )
+from bot.kb.yaml_io import Model, load_yaml_model
 
 DEFAULT_KB_DIR = Path(__file__).resolve().parents[2] / "data" / "kb"
-Model = TypeVar("Model", bound=BaseModel)
 
 
 class KnowledgeBaseError(ValueError):
     """The knowledge base is invalid; the message names the file and the field."""
 
 
-def _field_path(loc: Iterable) -> str:
-    return ".".join(str(part) for part in loc)
-
-
 def _load_file(path: Path, model: Type[Model]) -> Model:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as err:
-        raise KnowledgeBaseError(f"{path}: cannot read YAML: {err}") from err
-    if not isinstance(raw, dict):
-        raise KnowledgeBaseError(f"{path}: top level must be a mapping")
-    try:
-        return model.parse_obj(raw)
-    except ValidationError as err:
-        problems = "; ".join(f"{_field_path(e['loc'])}: {e['msg']}" for e in err.errors())
-        raise KnowledgeBaseError(f"{path}: {problems}") from err
+    return load_yaml_model(path, model, KnowledgeBaseError)
 
 
 @dataclass(frozen=True)
@@ -94,8 +77,24 @@ class KnowledgeBase:
         ]
 
     @cached_property
+    def compiled_flag_excludes(self) -> Dict[str, List[re.Pattern]]:
+        """Per red flag id: its own exclude_patterns (common warning_patterns are separate)."""
+        return {
+            flag_id: [re.compile(p, re.IGNORECASE) for p in flag.exclude_patterns]
+            for flag_id, (_, flag) in self.red_flags.items()
+        }
+
+    @cached_property
+    def compiled_warning_patterns(self) -> List[re.Pattern]:
+        return [re.compile(p, re.IGNORECASE) for p in self.common.warning_patterns]
+
+    @cached_property
     def compiled_loss_patterns(self) -> List[re.Pattern]:
         return [re.compile(p) for p in self.common.loss_patterns]
+
+    @cached_property
+    def compiled_loss_excludes(self) -> List[re.Pattern]:
+        return [re.compile(p, re.IGNORECASE) for p in self.common.loss_exclude_patterns]
 
     def flags_of(self, type_id: str) -> List[RedFlag]:
         scam = self.scam_types[type_id]

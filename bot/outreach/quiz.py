@@ -21,13 +21,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-import yaml
 from pydantic import BaseModel, Field, ValidationError, validator
 
 from bot.kb import default_kb
 from bot.kb.loader import KnowledgeBase
 from bot.kb.models import NON_SCAM_TYPES
 from bot.kb.text import normalize
+from bot.kb.yaml_io import StrictModel, load_yaml_model
 
 DEFAULT_QUIZ_DIR = Path(__file__).resolve().parents[2] / "data" / "outreach" / "quiz"
 # slug → label; the slugs match the tip sheets (bot/outreach/packs.py)
@@ -55,13 +55,7 @@ class QuizStateError(ValueError):
     """A quiz state or an answer that does not fit the quiz (bad input, not a bug)."""
 
 
-class _Strict(BaseModel):
-    class Config:
-        extra = "forbid"
-        allow_mutation = False
-
-
-class QuizQuestion(_Strict):
+class QuizQuestion(StrictModel):
     id: str = Field(regex=r"^[a-z][a-z0-9_]*$")
     type: str
     red_flag: Optional[str] = None
@@ -98,7 +92,7 @@ class QuizQuestion(_Strict):
         return LETTERS.index(self.answer)
 
 
-class QuizBankFile(_Strict):
+class QuizBankFile(StrictModel):
     audience: str
     title: str
     questions: List[QuizQuestion] = Field(min_items=1)
@@ -176,24 +170,6 @@ def _closest(about: str, lines: Sequence[str]) -> Optional[str]:
     return best[2] if best[0] >= 2 else None
 
 
-def _field_path(loc: Sequence) -> str:
-    return ".".join(str(part) for part in loc)
-
-
-def _read(path: Path) -> QuizBankFile:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as err:
-        raise QuizDataError(f"{path}: cannot read YAML: {err}") from err
-    if not isinstance(raw, dict):
-        raise QuizDataError(f"{path}: top level must be a mapping")
-    try:
-        return QuizBankFile.parse_obj(raw)
-    except ValidationError as err:
-        problems = "; ".join(f"{_field_path(e['loc'])}: {e['msg']}" for e in err.errors())
-        raise QuizDataError(f"{path}: {problems}") from err
-
-
 def _check_against_kb(path: Path, bank: QuizBankFile, kb: KnowledgeBase) -> None:
     for i, q in enumerate(bank.questions):
         if q.type not in kb.scam_types or q.type in NON_SCAM_TYPES:
@@ -212,7 +188,7 @@ def load_quiz_bank(kb: KnowledgeBase, directory: Path = DEFAULT_QUIZ_DIR) -> Qui
     bank = QuizBank(kb, {}, {})
     where: Dict[str, str] = {}
     for path in files:
-        data = _read(path)
+        data = load_yaml_model(path, QuizBankFile, QuizDataError)
         if path.stem != data.audience:
             raise QuizDataError(f"{path}: audience: {data.audience!r} must match the file name {path.stem!r}")
         _check_against_kb(path, data, kb)

@@ -17,15 +17,15 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional
 
-import yaml
 from pydantic import BaseModel, Field, ValidationError, validator
 
 from bot.kb import default_kb
 from bot.kb.loader import KnowledgeBase
 from bot.kb.models import NON_SCAM_TYPES
 from bot.kb.text import normalize
+from bot.kb.yaml_io import StrictModel, field_path, load_yaml_model
 from bot.outreach.quiz import AUDIENCES, level_for
 from bot.privacy import mask_text
 
@@ -56,19 +56,13 @@ class DrillStateError(ValueError):
     """A drill state or reply that does not fit the drill (bad input, not a bug)."""
 
 
-class _Strict(BaseModel):
-    class Config:
-        extra = "forbid"
-        allow_mutation = False
-
-
-class ReplyOption(_Strict):
+class ReplyOption(StrictModel):
     text: str = Field(min_length=2, max_length=MAX_OPTION_CHARS)
     safe: bool
     feedback: str = Field(min_length=4)
 
 
-class DrillStep(_Strict):
+class DrillStep(StrictModel):
     says: str = Field(min_length=6)
     red_flag: str
     options: List[ReplyOption] = Field(min_items=2, max_items=4)
@@ -81,7 +75,7 @@ class DrillStep(_Strict):
         return options
 
 
-class SimulationScript(_Strict):
+class SimulationScript(StrictModel):
     type: str
     audience: List[str] = Field(min_items=1)
     title: str
@@ -100,24 +94,6 @@ class SimulationScript(_Strict):
         if "演练" not in intro or not re.search(r"不要|别", intro):
             raise ValueError("the intro must say it is a drill (演练) and not to give real data (不要…)")
         return intro
-
-
-def _field_path(loc: Sequence) -> str:
-    return ".".join(str(part) for part in loc)
-
-
-def _read(path: Path) -> SimulationScript:
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as err:
-        raise SimulationDataError(f"{path}: cannot read YAML: {err}") from err
-    if not isinstance(raw, dict):
-        raise SimulationDataError(f"{path}: top level must be a mapping")
-    try:
-        return SimulationScript.parse_obj(raw)
-    except ValidationError as err:
-        problems = "; ".join(f"{_field_path(e['loc'])}: {e['msg']}" for e in err.errors())
-        raise SimulationDataError(f"{path}: {problems}") from err
 
 
 @dataclass
@@ -149,7 +125,7 @@ def load_simulations(kb: KnowledgeBase, directory: Path = DEFAULT_SIMULATION_DIR
         raise SimulationDataError(f"{directory}: no simulation scripts (*.yml)")
     scripts: Dict[str, SimulationScript] = {}
     for path in files:
-        script = _read(path)
+        script = load_yaml_model(path, SimulationScript, SimulationDataError)
         if script.type not in kb.scam_types or script.type in NON_SCAM_TYPES:
             raise SimulationDataError(f"{path}: type: unknown scam type {script.type!r}")
         if path.stem != script.type:
@@ -296,7 +272,7 @@ class DrillSession:
             state = _State.parse_obj(raw)
         except ValidationError as err:
             first = err.errors()[0]
-            raise DrillStateError(f"invalid drill state: {_field_path(first['loc'])}: {first['msg']}") from err
+            raise DrillStateError(f"invalid drill state: {field_path(first['loc'])}: {first['msg']}") from err
         script = library.script(state.type)
         if (state.step > len(script.steps) or len(state.replies) != state.step
                 or any(r not in (SAFE, UNSAFE) for r in state.replies)

@@ -2,34 +2,11 @@
  * (bot.outreach.quiz). Text goes in with textContent only. */
 (function () {
   "use strict";
-  var $ = function (id) { return document.getElementById(id); };
+  var D = window.Drills, $ = D.$, post = D.post, clear = D.clear;
+  var page = D.panels(["quiz-start", "quiz-question", "quiz-result"], "quiz-error");
+  var show = page.show, fail = page.fail;
   var state = null;
   var latest = null;
-
-  function show(id) {
-    ["quiz-start", "quiz-question", "quiz-result"].forEach(function (s) { $(s).hidden = s !== id; });
-    $("quiz-error").hidden = true;
-  }
-
-  function fail(message) {
-    $("quiz-error").textContent = message || "出了点问题，请刷新页面再试。";
-    $("quiz-error").hidden = false;
-  }
-
-  function post(url, body) {
-    return fetch(url, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(body)
-    }).then(function (res) {
-      return res.json().catch(function () { return {}; }).then(function (data) {
-        if (!res.ok) throw new Error(data.error || ("HTTP " + res.status));
-        return data;
-      });
-    });
-  }
-
-  function clear(el) { while (el.firstChild) el.removeChild(el.firstChild); }
 
   function renderQuestion(data) {
     var q = data.question;
@@ -83,13 +60,7 @@
       head.className = "feedback-head " + (a.correct ? "ok" : "bad");
       head.textContent = a.correct ? "✔ 答对了！"
         : "✘ 答错了。正确答案是 " + a.correct_choice.toUpperCase() + "：" + a.correct_option;
-      var list = $("quiz-explain");
-      clear(list);
-      a.explanation.lines.forEach(function (line) {
-        var li = document.createElement("li");
-        li.textContent = line;
-        list.appendChild(li);
-      });
+      D.fillList($("quiz-explain"), a.explanation.lines);
       $("quiz-next").textContent = data.question ? "下一题" : "看成绩";
       $("quiz-feedback").hidden = false;
       $("quiz-next").focus();

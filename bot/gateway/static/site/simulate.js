@@ -2,37 +2,14 @@
  * (bot.outreach.simulation). Text goes in with textContent only. */
 (function () {
   "use strict";
-  var $ = function (id) { return document.getElementById(id); };
+  var D = window.Drills, $ = D.$, post = D.post, clear = D.clear, fillList = D.fillList;
+  var page = D.panels(["sim-menu", "sim-play", "sim-result"], "sim-error");
+  var show = page.show, fail = page.fail;
   // symbols every system font has (no colour emoji on many kiosks and projectors)
   var VERDICTS = { safe: ["✔ 安全！", "ok"], unsafe: ["✘ 不安全", "bad"], unsure: ["？拿不准", "unsure"] };
   var state = null;
   var latest = null;
   var scammer = "";
-
-  function show(id) {
-    ["sim-menu", "sim-play", "sim-result"].forEach(function (s) { $(s).hidden = s !== id; });
-    $("sim-error").hidden = true;
-  }
-
-  function fail(message) {
-    $("sim-error").textContent = message || "出了点问题，请刷新页面再试。";
-    $("sim-error").hidden = false;
-  }
-
-  function post(url, body) {
-    return fetch(url, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(body)
-    }).then(function (res) {
-      return res.json().catch(function () { return {}; }).then(function (data) {
-        if (!res.ok) throw new Error(data.error || ("HTTP " + res.status));
-        return data;
-      });
-    });
-  }
-
-  function clear(el) { while (el.firstChild) el.removeChild(el.firstChild); }
 
   function bubble(who, text) {
     var row = document.createElement("div");
@@ -113,15 +90,6 @@
     } else {
       renderStep(latest.step);
     }
-  }
-
-  function fillList(el, lines) {
-    clear(el);
-    lines.forEach(function (line) {
-      var li = document.createElement("li");
-      li.textContent = line;
-      el.appendChild(li);
-    });
   }
 
   function renderResult(result) {
