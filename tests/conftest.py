@@ -47,3 +47,12 @@ def _local_state_in_tmp(tmp_path_factory):
         patch.setenv("CASES_URL", f"sqlite:///{state}/cases.db")
         patch.setenv("STATS_DB", str(state / "stats.db"))
         yield
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Debian's headless chromium (tests/live_gateway.py), one per test module."""
+    from tests.live_gateway import launch_chromium
+
+    with launch_chromium() as chromium:
+        yield chromium
