@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.kb import load_kb
+from bot.kb import assess, load_kb
 from bot.kb.blocklist import InMemoryBlocklist
 from bot.kb.indicators import (
     extract_indicators,
@@ -179,8 +179,9 @@ print(json.dumps([t for t, a, b in zip(texts, before, after) if a != b], ensure_
 # -- red flags from indicators ----------------------------------------------------------------------
 
 
-def flags(text, kb, blocklist=None):
-    return {h.id: h for h in indicator_red_flags(extract_indicators(text), kb, blocklist)}
+def flags(text, kb, blocklist=None, context=""):
+    """Indicator red flags; `context` is the text a meeting app is judged by."""
+    return {h.id: h for h in indicator_red_flags(extract_indicators(text), kb, blocklist, text=context)}
 
 
 def test_raw_ip_and_short_links(kb):
@@ -263,3 +264,40 @@ def test_merge_drops_indicator_flags_the_text_flags_already_say(kb):
     assert [h.id for h in merged].count("screen_sharing") == 1
     assert "ind_screen_sharing_app" not in [h.id for h in merged]
     assert "ind_virtual_number" in [h.id for h in merged]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "【钉钉】您有一条待审批的请假申请，请登录钉钉处理。",
+        "明天早上记得在钉钉上打卡",
+        "老师让我们下载钉钉，孩子明天在钉钉上课",
+        "家长群通知：周五晚上七点腾讯会议开家长会，会议号发群里了",
+        "公司统一用飞书开周会，领导让大家都装一下飞书",
+    ],
+)
+def test_everyday_meeting_app_mentions_are_not_red_flags(kb, text):
+    assert "ind_screen_sharing_app" not in flags(text, kb, context=text)
+    assert "screen_sharing" not in {h.id for h in assess(kb, text).red_flags}
+    assert assess(kb, text).scam_type == "none"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "客服让我下载钉钉，说要开会议指导我退款",
+        "对方让我打开腾讯会议，然后点共享屏幕",
+        "自称警官的人叫我装一个瞩目，说要远程做笔录",
+        "请您下载「小鱼易连」，输入会议号8523，我们指导您操作",
+    ],
+)
+def test_meeting_app_with_screen_sharing_or_an_instruction_is_a_red_flag(kb, text):
+    found = {h.id for h in assess(kb, text).red_flags}
+    assert {"ind_screen_sharing_app", "screen_sharing"} & found
+    assert assess(kb, text).risk_level in ("medium", "high")
+
+
+def test_meeting_app_needs_the_text_for_context_remote_control_app_does_not(kb):
+    assert "ind_screen_sharing_app" not in flags("客服让我下载钉钉", kb)  # no text given: no context
+    assert "ind_screen_sharing_app" in flags("客服让我下载钉钉", kb, context="客服让我下载钉钉")
+    assert "ind_screen_sharing_app" in flags("他让我装个向日葵", kb)

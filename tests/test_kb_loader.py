@@ -84,6 +84,14 @@ def _rewrite(path: Path, mutate) -> None:
          r"police_impersonation\.yml: advice: field required"),
         ("common.yml", lambda d: d.update(loss_patterns=["[未闭合"]),
          r"common\.yml: loss_patterns: invalid regular expression"),
+        ("scam_types/police_impersonation.yml", lambda d: d["red_flags"][0].update(exclude_patterns=["(未闭合"]),
+         r"police_impersonation\.yml: red_flags\.0\.exclude_patterns: invalid regular expression"),
+        ("scam_types/police_impersonation.yml", lambda d: d["red_flags"][0].update(exclude_patterns="不会"),
+         r"police_impersonation\.yml: red_flags\.0\.exclude_patterns"),
+        ("common.yml", lambda d: d.update(warning_patterns=["凡是(都是"]),
+         r"common\.yml: warning_patterns: invalid regular expression"),
+        ("common.yml", lambda d: d.update(loss_exclude_patterns=["[水电费"]),
+         r"common\.yml: loss_exclude_patterns: invalid regular expression"),
         ("hotlines.yml", lambda d: d["banks"][0].update(number="955"),
          r"hotlines\.yml: banks\.0\.number"),
     ],
@@ -147,3 +155,18 @@ def test_broken_loss_checklist_names_file_and_field(kb_copy, mutate, expected):
     _rewrite(kb_copy / "common.yml", mutate)
     with pytest.raises(KnowledgeBaseError, match=expected):
         load_kb(kb_copy)
+
+
+def test_real_kb_uses_warning_and_exclude_patterns(real_kb):
+    """The false-alarm fixes live in the data, where they are reviewed and tested."""
+    assert real_kb.common.warning_patterns and real_kb.common.loss_exclude_patterns
+    flag = real_kb.red_flags["screen_sharing"][1]
+    assert flag.exclude_patterns
+    assert len(real_kb.compiled_flag_excludes["screen_sharing"]) == len(flag.exclude_patterns)
+    assert real_kb.compiled_flag_excludes["safe_account"] == []  # warnings cover it, shared
+
+
+def test_exclude_patterns_default_to_none(kb_copy):
+    kb = load_kb(kb_copy)
+    assert kb.common.warning_patterns == [] and kb.common.loss_exclude_patterns == []
+    assert all(flag.exclude_patterns == [] for _, flag in kb.red_flags.values())

@@ -1,4 +1,6 @@
 """Verdict engine mechanics on the mini KB (no Rasa)."""
+import pytest
+
 from bot.kb import assess
 from bot.kb.text import normalize
 
@@ -123,3 +125,133 @@ def test_a_home_visit_showing_a_work_card_is_not_a_police_red_flag(real_kb):
     text = "【燃气公司】本周五上门安检，安检人员会出示工作证，不收取任何费用"
     assert "pi_video_statement" not in {h.id for h in find_red_flags(real_kb, text)}
     assert "pi_video_statement" in {h.id for h in find_red_flags(real_kb, "他穿着警服跟我视频")}
+
+
+# -- false alarms from ordinary texts (issue 2 follow-up), without losing real detections -----
+
+def _flag_ids(kb, text):
+    return {h.id for h in assess(kb, text).red_flags}
+
+
+ANTI_FRAUD_WARNINGS = [
+    "【国家反诈中心】提醒您：凡是自称公检法要求转账到安全账户的都是诈骗，接到可疑来电请拨打96110咨询。",
+    "【临江公安】公检法机关不会要求转账到安全账户，更不会电话办案。",
+    "96110提醒您：凡是让你把钱转到安全账户的都是诈骗。",
+    "社区民警提醒：谨防“安全账户”诈骗，接到可疑电话请挂断。",
+    "警方提示：陌生人让您下载APP、开共享屏幕、转账到所谓的安全账户，都是诈骗，拿不准请拨打96110。",
+    "银行客服：如果有人让您转账到安全账户，那一定是诈骗，请您先停下来。",
+    "【反诈提醒】公安机关从不设立安全账户，切勿向陌生账户转账。",
+]
+SAFE_ACCOUNT_SCAMS = [
+    "他说我涉嫌洗钱，让我把钱转到安全账户配合调查",
+    "现在为了证明你的资金是清白的需要把你卡里的钱转到我们的安全账户进行核查",
+    "【XX公安】您的银行卡涉案，请立即将资金转入国家安全账户接受核查。",
+    "对方说不会有事的，只要把存款转到安全账户就行",
+    "他让我转到所谓的安全账户，我怀疑是骗子",
+]
+
+
+@pytest.mark.parametrize("text", ANTI_FRAUD_WARNINGS)
+def test_anti_fraud_warnings_do_not_raise_the_red_flags_they_warn_about(real_kb, text):
+    v = assess(real_kb, text)
+    assert not {"safe_account", "screen_sharing", "ind_screen_sharing_app"} & {h.id for h in v.red_flags}
+    assert (v.scam_type, v.risk_level, v.money_lost) == ("none", "low", False)
+
+
+@pytest.mark.parametrize("text", SAFE_ACCOUNT_SCAMS)
+def test_safe_account_requests_are_still_red_flags(real_kb, text):
+    v = assess(real_kb, text)
+    assert "safe_account" in {h.id for h in v.red_flags}
+    assert v.scam_type != "none" and v.risk_level in ("medium", "high")
+
+
+def test_warning_wording_elsewhere_in_the_text_does_not_hide_a_request(real_kb):
+    # The warning covers only its own span: a later request in the same message still counts.
+    text = "公安机关不会电话办案。但是他让我马上把钱转到安全账户"
+    assert "safe_account" in _flag_ids(real_kb, text)
+
+
+def test_health_food_label_is_not_a_cure_all_claim(real_kb):
+    assert "health_cure_all" not in _flag_ids(real_kb, "【保健食品店】蜂蜜会员价68元一瓶，本品不能代替药物。退订回T")
+    assert "health_cure_all" in _flag_ids(real_kb, "专家说这个保健品能代替药物，吃了不用再吃降压药")
+
+
+ORDINARY_PAYMENTS = [
+    "水电费我已经交了，发票在抽屉里。",
+    "学费已经交了，收据在书包里",
+    "话费已经充了，你看看到账没有",
+    "快递费已付，到了放门卫就行",
+    "这个月房租我交了3000元",
+    "话费充了50元",
+    "爸，我给你的支付宝转了两千，你买点喜欢吃的。",
+    "我给你转了两百块，是上次聚餐的份子钱，你收一下。",
+    "安装费您办理时已经交过了，现场不收钱",
+    "请您不要转账，如果已经转了请马上拨打110",
+    "我已经在家校平台上提交了请假申请",
+    "他说只要交了保证金就能贷款，我还没交",
+]
+MONEY_SENT_TO_SCAMMERS = [
+    "我已经转了两万到对方给的账户",
+    "钱已经转给他了，现在联系不上",
+    "我被骗了三万块",
+    "我转了5万过去，他就把我拉黑了",
+    "我付了保证金，对方还是不放款",
+    "已经交了解冻费，现在又让我交税",
+    "卖家说要先付款，付了钱以后就把我删了",
+    "他让我在平台上充值，我充了五千，现在提现不了",
+    "我在网上投了五万块钱进去，现在平台登不上了",
+    "验证码已经告诉他了",
+]
+
+
+@pytest.mark.parametrize("text", ORDINARY_PAYMENTS)
+def test_ordinary_payments_are_not_money_lost(real_kb, text):
+    v = assess(real_kb, text)
+    assert not v.money_lost
+    assert not v.advice or not v.advice[0].startswith("马上打 110")
+
+
+@pytest.mark.parametrize("text", MONEY_SENT_TO_SCAMMERS)
+def test_money_sent_to_the_suspected_scammer_is_money_lost(real_kb, text):
+    v = assess(real_kb, text)
+    assert v.money_lost and v.risk_level == "high" and v.scam_type != "none"
+    assert v.advice[0].startswith("马上打 110") and v.hotlines[0].number == "110"
+
+
+# -- the exclude mechanism itself, on the mini KB ------------------------------------------------
+
+def _with_excludes(kb_dir, flag_excludes=(), warnings=(), loss_excludes=()):
+    import yaml
+
+    from bot.kb import load_kb
+
+    pi = kb_dir / "scam_types" / "police_impersonation.yml"
+    data = yaml.safe_load(pi.read_text(encoding="utf-8"))
+    flag = next(f for f in data["red_flags"] if f["id"] == "pi_safe_account")
+    flag["exclude_patterns"] = list(flag_excludes)
+    pi.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    common = kb_dir / "common.yml"
+    data = yaml.safe_load(common.read_text(encoding="utf-8"))
+    data["warning_patterns"] = list(warnings)
+    data["loss_exclude_patterns"] = list(loss_excludes)
+    common.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return load_kb(kb_dir)
+
+
+def test_a_flag_match_inside_an_exclude_span_does_not_count(kb_copy):
+    kb = _with_excludes(kb_copy, flag_excludes=["不会[^,，。]{0,8}安全账户"])
+    assert "pi_safe_account" not in {h.id for h in find_red_flags(kb, "警察不会让你转到安全账户")}
+    # Another match of the same flag outside the span still counts, and is the one quoted.
+    hits = {h.id: h for h in find_red_flags(kb, "警察不会让你转到安全账户。他让我转到安全账户")}
+    assert hits["pi_safe_account"].quote.startswith("他让我")
+    assert "pi_safe_account" in {h.id for h in find_red_flags(kb, "他让我转到安全账户")}
+
+
+def test_warning_patterns_apply_to_every_flag_and_to_money_lost(kb_copy):
+    kb = _with_excludes(kb_copy, warnings=["凡是[^。]{0,30}都是诈骗"], loss_excludes=["如果[^,，。]{0,6}"])
+    warning = "凡是要验证码、让你转到安全账户的都是诈骗"
+    assert find_red_flags(kb, warning) == []
+    assert find_red_flags(kb, "把验证码发给我")
+    assert not assess(kb, "凡是说钱已经转过去了的都是诈骗").money_lost
+    assert not assess(kb, "如果已经转了请报警").money_lost
+    assert assess(kb, "我已经转了").money_lost

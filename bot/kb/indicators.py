@@ -9,7 +9,8 @@ SpacyEntityExtractor, and `indicators_from_entities` turns those entities back i
 indicators.
 
 `indicator_red_flags` looks at the indicators themselves: raw-IP links, short links,
-look-alike brand domains, screen-sharing apps, a "bank"/"police" number that is not the
+look-alike brand domains, remote-control apps (and meeting apps, only when the text shows
+screen sharing or someone telling the resident to install one), a "bank"/"police" number that is not the
 official one, overseas / +00 / virtual-carrier numbers, and anything on the blocklist.
 `indicator_advice` says how to verify through the official channel when an indicator is
 on the allowlist (95588, 96110 …).
@@ -307,10 +308,53 @@ def lookalike(host: str) -> Optional[Tuple[str, str, str]]:
 # Red flags from indicators
 # ------------------------------------------------------------------------------------------
 
-SCREEN_SHARING_APPS = {
-    "向日葵", "todesk", "teamviewer", "anydesk", "腾讯会议", "钉钉", "飞书", "飞书会议", "zoom", "瞩目",
-    "小鱼易连", "华为云会议", "welink", "全时云会议", "云视讯", "skype", "网易会议", "qq远程协助",
+# Remote-control apps exist to let someone else operate the phone: naming one is enough.
+REMOTE_CONTROL_APPS = {"向日葵", "todesk", "teamviewer", "anydesk", "qq远程协助"}
+# Meeting apps are everyday tools (钉钉打卡、家长群、腾讯会议开周会): a red flag only when the
+# text also shows screen sharing / remote control, or someone other than school or work
+# telling the resident to install the app or join a meeting in it.
+MEETING_APPS = {
+    "腾讯会议", "钉钉", "飞书", "飞书会议", "zoom", "瞩目", "小鱼易连", "华为云会议", "welink",
+    "全时云会议", "云视讯", "skype", "网易会议",
 }
+SCREEN_SHARING_APPS = REMOTE_CONTROL_APPS | MEETING_APPS
+_CLAUSE = r"[^,，。!！?？;；\n]"
+_SHARING_WORDS = re.compile(
+    r"屏幕共享|共享(你的|您的|一下|下)?屏幕|开(启|一下)?共享|投屏|远程|远控|操控|控制(你的|您的|我的)?手机"
+)
+# Someone telling the resident to install the app or join a meeting in it, in the clause
+# before the app's name (same wording as the KB's `screen_sharing` red flag) …
+_INSTRUCTION_BEFORE_APP = re.compile(
+    r"(让|叫|要|要求|请|指导|教|带)" + _CLAUSE + r"{0,12}(下载|下个|下一个|安装|装|加入|进入|进)" + _CLAUSE + r"{0,4}$"
+)
+# … unless school or work asks for it (老师让下载钉钉上网课、公司用飞书打卡).
+_EVERYDAY_SENDERS = re.compile(r"老师|班主任|学校|幼儿园|公司|单位|领导|同事|hr|人事|辅导员|班级群|家长群", re.I)
+_SENTENCE_BREAK = re.compile(r"[。!！?？\n]")
+
+
+def _sentence_around(text: str, start: int, end: int) -> str:
+    left = max((m.end() for m in _SENTENCE_BREAK.finditer(text, 0, start)), default=0)
+    right = _SENTENCE_BREAK.search(text, end)
+    return text[left:right.start() if right else len(text)]
+
+
+def meeting_app_misused(text: str, ind: Indicator) -> bool:
+    """The sentence naming a meeting app shows screen sharing, or someone (not school or
+    work) telling the resident to install it or join a meeting in it."""
+    if not text or not (0 <= ind.start < ind.end <= len(text)):
+        return False
+    sentence = _sentence_around(text, ind.start, ind.end)
+    if _SHARING_WORDS.search(sentence):
+        return True
+    before = text[max(0, ind.start - 30):ind.start]
+    return bool(_INSTRUCTION_BEFORE_APP.search(before)) and not _EVERYDAY_SENDERS.search(sentence)
+
+
+def _screen_sharing_risk(ind: Indicator, text: str) -> bool:
+    app = ind.value.lower()
+    return app in REMOTE_CONTROL_APPS or (app in MEETING_APPS and meeting_app_misused(text, ind))
+
+
 # Indicator flags that say the same as a text red flag of the KB (keep only one of each pair).
 OVERLAPS_WITH = {"ind_screen_sharing_app": "screen_sharing"}
 _NOUN = {"phone": "号码", "url": "链接", "bank_card": "账号", "qq": "QQ号", "wechat_id": "微信号"}
@@ -338,11 +382,16 @@ def _claimed(indicators: Sequence[Indicator], kb: Optional["KnowledgeBase"]) -> 
 
 
 def indicator_red_flags(
-    indicators: Sequence[Indicator], kb: Optional["KnowledgeBase"], blocklist: Optional["Blocklist"] = None
+    indicators: Sequence[Indicator],
+    kb: Optional["KnowledgeBase"],
+    blocklist: Optional["Blocklist"] = None,
+    text: str = "",
 ) -> List[RedFlagHit]:
     """Red flags raised by the indicators themselves (source="indicator"), strongest first.
 
     `blocklist` None: only the built-in allowlist (official numbers of the KB) is used.
+    `text` (normalised, the indicators' offsets point into it) gives the context a meeting
+    app needs before it counts; without it only remote-control apps raise a flag.
     """
     from bot.kb.blocklist import builtin_allowlist
 
@@ -374,7 +423,7 @@ def indicator_red_flags(
                     brand, official, why = fake
                     real = f"，真官网是 {official}" if official else ""
                     hits.append(_hit("ind_lookalike_domain", f"假冒网址：{why}{real}", 3, ind.value))
-        elif ind.kind == "app" and ind.value.lower() in SCREEN_SHARING_APPS:
+        elif ind.kind == "app" and _screen_sharing_risk(ind, text):
             hits.append(_hit(
                 "ind_screen_sharing_app",
                 f"让您装「{ind.value}」——这类软件能让对方看到甚至操控您的手机，看到验证码和银行密码",

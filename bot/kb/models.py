@@ -8,17 +8,13 @@ from __future__ import annotations
 import re
 from typing import List, Literal, Optional
 
-from pydantic import BaseModel, Field, validator
+from pydantic import Field, validator
+
+from bot.kb.yaml_io import StrictModel
 
 RiskLevel = Literal["high", "medium", "low"]
 TargetGroup = Literal["老年人", "家长", "学生", "all"]
 ID_PATTERN = r"^[a-z][a-z0-9_]*$"
-
-
-class _Strict(BaseModel):
-    class Config:
-        extra = "forbid"
-        allow_mutation = False
 
 
 def _compile_all(patterns: List[str]) -> List[str]:
@@ -30,16 +26,19 @@ def _compile_all(patterns: List[str]) -> List[str]:
     return patterns
 
 
-class RedFlag(_Strict):
+class RedFlag(StrictModel):
     id: str = Field(regex=ID_PATTERN)
     description: str = Field(min_length=4)
     patterns: List[str] = Field(min_items=1)
     weight: int = Field(ge=1, le=3)
+    # A match lying inside a match of one of these does not count (negated or warning
+    # wording such as "公检法不会要求转账到安全账户"); common.yml warning_patterns apply too.
+    exclude_patterns: List[str] = Field(default_factory=list)
 
-    _valid_patterns = validator("patterns", allow_reuse=True)(_compile_all)
+    _valid_patterns = validator("patterns", "exclude_patterns", allow_reuse=True)(_compile_all)
 
 
-class Question(_Strict):
+class Question(StrictModel):
     id: str = Field(regex=ID_PATTERN)
     text: str = Field(min_length=4)
     if_yes: Literal["raise", "lower"]
@@ -47,12 +46,12 @@ class Question(_Strict):
     red_flags: List[str] = Field(default_factory=list)
 
 
-class Advice(_Strict):
+class Advice(StrictModel):
     do_now: List[str] = Field(min_items=1)
     never: List[str] = Field(default_factory=list)
 
 
-class ScamType(_Strict):
+class ScamType(StrictModel):
     id: str = Field(regex=ID_PATTERN)
     name: str
     short_name: str
@@ -70,7 +69,7 @@ class ScamType(_Strict):
     hotlines: List[str] = Field(default_factory=list)
 
 
-class Hotline(_Strict):
+class Hotline(StrictModel):
     id: str = Field(regex=ID_PATTERN)
     name: str
     number: Optional[str]
@@ -78,19 +77,19 @@ class Hotline(_Strict):
     kind: Literal["emergency", "anti_fraud", "report", "app"]
 
 
-class Bank(_Strict):
+class Bank(StrictModel):
     id: str = Field(regex=ID_PATTERN)
     name: str
     aliases: List[str] = Field(default_factory=list)
     number: str = Field(regex=r"^\d{5}$")
 
 
-class HotlinesFile(_Strict):
+class HotlinesFile(StrictModel):
     hotlines: List[Hotline] = Field(min_items=1)
     banks: List[Bank] = Field(default_factory=list)
 
 
-class LossChecklist(_Strict):
+class LossChecklist(StrictModel):
     """What the operator walks the caller through once money has moved (console, issue 6)."""
 
     title: str = Field(min_length=4)
@@ -108,15 +107,22 @@ class LossChecklist(_Strict):
         return value
 
 
-class CommonFile(_Strict):
+class CommonFile(StrictModel):
     red_flags: List[RedFlag] = Field(default_factory=list)
+    # Spans that warn against a scam instead of describing one ("凡是……都是诈骗",
+    # "公安机关不会……"): red-flag, indicator and money-lost matches inside them do not count.
+    warning_patterns: List[str] = Field(default_factory=list)
     loss_patterns: List[str] = Field(min_items=1)
+    # Spans where a loss pattern is not money sent to a scammer (bills, "如果已经转了").
+    loss_exclude_patterns: List[str] = Field(default_factory=list)
     loss_advice: List[str] = Field(min_items=1)
     loss_checklist: LossChecklist
     general_advice: List[str] = Field(min_items=1)
     safe_advice: List[str] = Field(min_items=1)
 
-    _valid_patterns = validator("loss_patterns", allow_reuse=True)(_compile_all)
+    _valid_patterns = validator(
+        "warning_patterns", "loss_patterns", "loss_exclude_patterns", allow_reuse=True
+    )(_compile_all)
 
 
 # Types that are not scams: they carry no diagnostic questions of their own.

@@ -118,18 +118,48 @@ def _quote(text: str, start: int, end: int) -> str:
     return (before + text[start:end] + after).strip()
 
 
+Span = Tuple[int, int]
+
+
+def _spans(patterns: Iterable[re.Pattern], norm: str) -> List[Span]:
+    return [(m.start(), m.end()) for p in patterns for m in p.finditer(norm)]
+
+
+def _inside(start: int, end: int, spans: Sequence[Span]) -> bool:
+    return any(s <= start and end <= e for s, e in spans)
+
+
+def warning_spans(kb: KnowledgeBase, norm: str) -> List[Span]:
+    """Where the text warns against a scam ("凡是……都是诈骗", "公安机关不会……")."""
+    return _spans(kb.compiled_warning_patterns, norm)
+
+
+def _counted_match(pattern: re.Pattern, norm: str, excluded: Sequence[Span]) -> Optional[re.Match]:
+    """The first match that is not inside an excluded (negated / warning) span."""
+    for match in pattern.finditer(norm):
+        if not _inside(match.start(), match.end(), excluded):
+            return match
+    return None
+
+
 def find_red_flags(kb: KnowledgeBase, text: str) -> List[RedFlagHit]:
     """Every red flag of the KB whose patterns match the text, strongest first."""
-    return _red_flags_in(kb, text, normalize(text))
+    norm = normalize(text)
+    return _red_flags_in(kb, text, norm, warning_spans(kb, norm))
 
 
-def _red_flags_in(kb: KnowledgeBase, text: str, norm: str) -> List[RedFlagHit]:
+def _red_flags_in(kb: KnowledgeBase, text: str, norm: str, warnings: Sequence[Span]) -> List[RedFlagHit]:
     # Quote the resident's own characters when normalising kept the offsets.
     quote_source = text if len(text) == len(norm) else norm
     hits = []
     for flag, owner, patterns in kb.compiled_flags:
+        excluded: Optional[List[Span]] = None  # computed only when a pattern matches
         for pattern in patterns:
-            match = pattern.search(norm)
+            if not pattern.search(norm):
+                continue
+            if excluded is None:
+                excluded = list(warnings) + _spans(kb.compiled_flag_excludes[flag.id], norm)
+            match = _counted_match(pattern, norm, excluded)
             if match:
                 quote = _quote(quote_source, match.start(), match.end())
                 hits.append(RedFlagHit(flag.id, flag.description, flag.weight, quote, owner))
@@ -137,8 +167,13 @@ def _red_flags_in(kb: KnowledgeBase, text: str, norm: str) -> List[RedFlagHit]:
     return sorted(hits, key=lambda h: -h.weight)
 
 
-def _money_lost_in(kb: KnowledgeBase, norm: str) -> bool:
-    return any(p.search(norm) for p in kb.compiled_loss_patterns)
+def _money_lost_in(kb: KnowledgeBase, norm: str, warnings: Sequence[Span]) -> bool:
+    """Money, a code or card details already went to the suspected scammer."""
+    candidates = [p for p in kb.compiled_loss_patterns if p.search(norm)]
+    if not candidates:
+        return False
+    excluded = list(warnings) + _spans(kb.compiled_loss_excludes, norm)
+    return any(_counted_match(p, norm, excluded) for p in candidates)
 
 
 # -- type ranking ----------------------------------------------------------------
@@ -235,8 +270,13 @@ def text_evidence(
     indicators = indicators_from_entities(entities or [], text)
     store = blocklist if blocklist is not None else get_blocklist()
     norm = normalize(text)
-    hits = merge_red_flags(_red_flags_in(kb, text, norm), indicator_red_flags(indicators, kb, store))
-    return TextEvidence(norm, indicators, hits, _money_lost_in(kb, norm))
+    warnings = warning_spans(kb, norm)
+    # Indicators named inside a warning ("陌生人让您下载腾讯会议……都是诈骗") raise no flag.
+    flagged = [i for i in indicators if not _inside(i.start, i.end, warnings)]
+    hits = merge_red_flags(
+        _red_flags_in(kb, text, norm, warnings), indicator_red_flags(flagged, kb, store, text=norm)
+    )
+    return TextEvidence(norm, indicators, hits, _money_lost_in(kb, norm, warnings))
 
 
 # -- risk --------------------------------------------------------------------------
