@@ -291,6 +291,8 @@ def test_two_operators_never_see_each_others_drafts(browser, stack):
         expect(wang.locator("#panel")).to_have_attribute("data-type", "police_impersonation")
         wang.locator(".question[data-question=pi_q_video] .toggle-yes").click()
         expect(wang.locator(".question[data-question=pi_q_video] .toggle-yes")).to_have_attribute("aria-pressed", "true")
+        # The server has the tick once the verdict it sends back counts it; only then reload.
+        expect(wang.locator("#flags .flag[data-flag=pi_q_video]")).to_contain_text("您确认了")
         expect(zhao.locator("#mirror")).to_contain_text("赵的来电")
 
         # A reload brings back each operator's own draft (notes and ticks), never the other's.

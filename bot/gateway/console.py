@@ -302,8 +302,8 @@ async def assess_endpoint(request: web.Request) -> web.Response:
     """The fetch fallback of the websocket: one draft in, the desk view out."""
     _check_same_origin(request)
     draft = parse_draft(await read_json_object(request), request.app[KB_KEY])
-    view = await assess_draft(request.app, draft)
     await _remember(request, draft)
+    view = await assess_draft(request.app, draft)
     return json_response({"view": view})
 
 
@@ -342,8 +342,8 @@ async def _socket_reply(request: web.Request, raw: str, key: Optional[Tuple[str,
             raise ApiError(400, "send a JSON object")
         seq = body.get("seq")
         draft = parse_draft(body, request.app[KB_KEY])
+        await _remember(request, draft, key)  # first: a reload during a slow assessment keeps the draft
         view = await assess_draft(request.app, draft)
-        await _remember(request, draft, key)
         return {"type": "verdict", "seq": seq, "view": view}
     except json.JSONDecodeError:
         return {"type": "error", "seq": seq, "status": 400, "error": "not valid JSON"}
