@@ -186,6 +186,7 @@ class AuthConfig:
 OPERATORS_KEY = web.AppKey("operators", dict)
 THROTTLE_KEY = web.AppKey("login_throttle", LoginThrottle)
 API_TOKENS_KEY = web.AppKey("api_tokens", frozenset)
+AUTH_CONFIG_KEY = web.AppKey("auth_config", AuthConfig)
 SESSION_USER = "operator"
 
 
@@ -307,6 +308,7 @@ def setup_auth(app: web.Application, api_tokens: Iterable[str], config: Optional
         path="/",
     )
     setup_session(app, storage)
+    app[AUTH_CONFIG_KEY] = config
     app[OPERATORS_KEY] = load_operators(config.operators_file)
     app[THROTTLE_KEY] = LoginThrottle()
     app[API_TOKENS_KEY] = frozenset(api_tokens)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from datetime import date
-from typing import AsyncIterator, Dict, Mapping, Optional
+from typing import AsyncIterator, Mapping, Optional
 
 from aiohttp import web
 
@@ -18,7 +18,7 @@ from bot.cases.models import MAX_IDENTITY_CHARS
 from bot.cases.store import MAX_OFFSET
 from bot.gateway.app import KB_KEY, assess_text
 from bot.gateway.auth import require_api_token
-from bot.gateway.errors import ApiError, json_response, read_json_object, require_text
+from bot.gateway.errors import ApiError, json_response, optional_answers, read_json_object, require_text
 
 log = logging.getLogger(__name__)
 
@@ -81,18 +81,6 @@ def _optional_string(body: Mapping, name: str, default: str, max_chars: int) -> 
     return value
 
 
-def _answers(body: Mapping) -> Dict[str, Optional[bool]]:
-    answers = body.get("answers")
-    if answers is None:
-        return {}
-    if not isinstance(answers, dict):
-        raise ApiError(400, "'answers' must be an object of question id → true / false / null")
-    for qid, value in answers.items():
-        if value is not None and not isinstance(value, bool):
-            raise ApiError(400, f"answers['{qid}'] must be true, false or null")
-    return answers
-
-
 def _date_param(request: web.Request, name: str) -> Optional[date]:
     raw = request.query.get(name)
     if raw is None or raw == "":
@@ -140,7 +128,7 @@ async def create_case(request: web.Request) -> web.Response:
     case = await save_case(
         request.app,
         notes,
-        _answers(body),
+        optional_answers(body, allow_unknown=True),  # ids are checked in save_case
         _optional_string(body, "channel", "phone", 20),
         _optional_string(body, "claimed_identity", "", MAX_IDENTITY_CHARS),
     )

@@ -22,7 +22,6 @@ import csv
 import io
 import json
 import logging
-import os
 import secrets
 import time
 from collections import OrderedDict
@@ -41,7 +40,7 @@ from bot.cases.models import CASE_CHANNELS, MAX_IDENTITY_CHARS
 from bot.cases.store import case_timezone
 from bot.gateway.app import KB_KEY, assess_text
 from bot.gateway.cases_api import CASE_STORE_KEY, save_case
-from bot.gateway.auth import DEFAULT_SESSION_MAX_AGE, login_required
+from bot.gateway.auth import AUTH_CONFIG_KEY, login_required
 from bot.gateway.errors import MAX_TEXT_CHARS, ApiError, json_response, optional_answers, read_json_object
 from bot.gateway.pdf import pdf_response
 from bot.kb import KnowledgeBase
@@ -573,7 +572,8 @@ async def case_pdf(request: web.Request) -> web.Response:
 
 def setup_console(app: web.Application) -> None:
     """Routes of the operator console; needs setup_pages (templates) and setup_auth (sessions)."""
-    app[DRAFTS_KEY] = DraftStore(max_age=_session_max_age())  # a draft lives no longer than its session
+    # A draft lives no longer than its session (setup_auth runs first).
+    app[DRAFTS_KEY] = DraftStore(max_age=app[AUTH_CONFIG_KEY].session_max_age)
     app.router.add_get("/console", desk_page)
     app.router.add_get("/console/ws", desk_socket)
     app.router.add_post("/console/assess", assess_endpoint)
@@ -584,6 +584,3 @@ def setup_console(app: web.Application) -> None:
     app.router.add_get(r"/console/cases/{case_id:[^/.]+}", case_page)
     app.router.add_post(r"/console/cases/{case_id:[^/.]+}/unmask", case_unmasked_page)
 
-
-def _session_max_age() -> int:
-    return int(os.environ.get("SESSION_MAX_AGE", str(DEFAULT_SESSION_MAX_AGE)))

@@ -74,15 +74,19 @@ def require_text(body: Mapping[str, Any], field: str, max_chars: int = MAX_TEXT_
     return value
 
 
-def optional_answers(body: Mapping[str, Any], known_ids: Optional[set] = None) -> Dict[str, bool]:
+def optional_answers(
+    body: Mapping[str, Any], known_ids: Optional[set] = None, allow_unknown: bool = False
+) -> Dict[str, Optional[bool]]:
+    """`answers`: question id → true/false (and null = 不确定 where `allow_unknown`)."""
+    allowed = "true, false or null" if allow_unknown else "true or false"
     answers = body.get("answers")
     if answers is None:
         return {}
     if not isinstance(answers, dict):
-        raise ApiError(400, "'answers' must be an object of question id → true/false")
+        raise ApiError(400, f"'answers' must be an object of question id → {allowed}")
     for qid, value in answers.items():
-        if not isinstance(value, bool):
-            raise ApiError(400, f"answers['{qid}'] must be true or false")
+        if not isinstance(value, bool) and not (allow_unknown and value is None):
+            raise ApiError(400, f"answers['{qid}'] must be {allowed}")
         if known_ids is not None and qid not in known_ids:
             raise ApiError(400, f"answers: unknown question id '{qid}'")
     return dict(answers)
