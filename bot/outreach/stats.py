@@ -157,11 +157,16 @@ class SQLiteStatsStore:
 
     def __init__(self, path: Union[str, Path]) -> None:
         self.path = Path(path)
+        self._schema_ready = False
 
     def _connect(self) -> sqlite3.Connection:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Folder and table once per store, not on every counted check (a hot path).
+        if not self._schema_ready:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(self.path, timeout=10)
-        conn.execute(self.SCHEMA)
+        if not self._schema_ready:
+            conn.execute(self.SCHEMA)
+            self._schema_ready = True
         return conn
 
     def _add(self, week: str, counters: Sequence[Tuple[str, str]]) -> None:
