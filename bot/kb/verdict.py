@@ -49,9 +49,6 @@ class DecisionConstants:
 # Chosen by own-data cross-validation and the held-out dev set (data/dev) with
 # `python -m bot.evaluation --fast --tune`, never on the external evaluation file.
 DECISION = DecisionConstants(flag_evidence=0.3, none_penalty=0.8, min_type_confidence=0.15)
-FLAG_EVIDENCE = DECISION.flag_evidence
-NONE_PENALTY = DECISION.none_penalty
-MIN_TYPE_CONFIDENCE = DECISION.min_type_confidence
 
 # Risk points → level; base points come from the type's `base_risk`.
 BASE_POINTS = {"high": 2, "medium": 1, "low": 0}
