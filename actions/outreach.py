@@ -17,8 +17,8 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import texts
-from actions.faq import find_scam_type
 from actions.render import bullet, hotline_line
+from bot.kb import find_type
 from actions.state import latest_entities, latest_text
 from bot.outreach.quiz import (
     AUDIENCES,
@@ -270,7 +270,7 @@ class ActionStartDrill(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         library = default_simulations()
-        type_id = find_scam_type(library.kb, latest_text(tracker), latest_entities(tracker))
+        type_id = find_type(library.kb, latest_text(tracker), latest_entities(tracker))
         if type_id not in library.scripts:
             text = texts.DRILL_MENU
             if type_id is not None:  # a type without a drill yet: say so, offer the others

@@ -20,7 +20,7 @@ from cryptography.fernet import Fernet
 from bot.gateway import auth
 from bot.gateway.app import GatewayConfig, create_app
 from bot.gateway.console import CaseFilters, DraftStore, Draft, loss_checklist, parse_filters
-from bot.kb.blocklist import get_blocklist, reset_blocklist
+from bot.runtime.context import get_blocklist, reset_blocklist
 from tests.fake_rasa import POLICE_RANKING, fake_rasa_app
 
 PASSWORD = "correct horse battery"

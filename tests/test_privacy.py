@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from bot.evaluation_spans import load_examples
+from bot.quality.spans import load_examples
 from bot.privacy import MaskingFilter, install_log_masking, mask_data, mask_text
 
 PHONE = "13812345678"

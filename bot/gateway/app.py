@@ -75,7 +75,10 @@ async def assess_text(app: web.Application, text: str, answers: Optional[Mapping
         nlu = await app[RASA_KEY].parse(text)
     except RasaUnavailable as err:
         raise _rasa_unavailable(err) from err
-    return assess(app[KB_KEY], text, ranking=nlu.get("scam_ranking"), entities=nlu.get("entities"), answers=answers)
+    from bot.runtime.context import get_blocklist, get_extractor
+
+    return assess(app[KB_KEY], text, ranking=nlu.get("scam_ranking"), entities=nlu.get("entities"), answers=answers,
+                  blocklist=get_blocklist(), extractor=get_extractor())
 
 
 async def notify_completed_check(app: web.Application, verdict: Mapping[str, Any], channel: str) -> None:

@@ -44,7 +44,8 @@ from bot.gateway.auth import AUTH_CONFIG_KEY, login_required
 from bot.gateway.errors import MAX_TEXT_CHARS, ApiError, json_response, optional_answers, read_json_object
 from bot.gateway.pdf import pdf_response
 from bot.kb import KnowledgeBase
-from bot.kb.blocklist import Blocklist, get_blocklist
+from bot.kb.blocklist import Blocklist
+from bot.runtime.context import get_blocklist
 from bot.kb.text import normalize
 from bot.kb.verdict import Verdict
 

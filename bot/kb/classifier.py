@@ -7,7 +7,7 @@ scam told in words that fit no single type still counts as a scam.
 
 P(scam) is moved so that `scam_threshold` maps to 0.5: a text the raw model scores at the
 threshold counts as even odds. The threshold trades recall against false alarms and is
-chosen on the held-out dev set and own-data cross-validation (`python -m bot.evaluation
+chosen on the held-out dev set and own-data cross-validation (`python -m bot.quality.evaluation
 --fast --tune`), never on the external evaluation file.
 
 Why this and not DIET or a ResponseSelector: it trains in seconds on the project's few
@@ -34,7 +34,7 @@ BENIGN = "none"
 REGULARISATION_C = 20.0
 NGRAM_RANGE = (1, 3)
 # Raw P(scam) that counts as even odds; below 0.5 favours recall. Chosen on the dev set
-# and own-data CV for fraud recall with few false alarms (see bot.evaluation --tune).
+# and own-data CV for fraud recall with few false alarms (see bot.quality.evaluation --tune).
 SCAM_THRESHOLD = 0.5
 
 

@@ -28,10 +28,10 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import aiohttp
 
-from bot import stack
+from bot.runtime import stack
 from bot.gateway.auth import save_operator
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 REPORTS = ROOT / "reports"
 
 ASSESS_TEXTS = [
