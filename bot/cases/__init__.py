@@ -7,9 +7,10 @@ Raw notes are stored, because the police need them; personal data is masked on o
 (`Case.to_api()`), unless an operator unmasks it on purpose.
 """
 from bot.cases.models import CASE_CHANNELS, Case, CaseDraft, CaseValidationError
-from bot.cases.store import DEFAULT_CASES_URL, CaseStore, open_case_store
+from bot.cases.factory import DEFAULT_CASES_URL, open_case_store
+from bot.cases.store import CaseFilter, CaseStore
 
 __all__ = [
     "CASE_CHANNELS", "Case", "CaseDraft", "CaseValidationError",
-    "CaseStore", "DEFAULT_CASES_URL", "open_case_store",
+    "CaseFilter", "CaseStore", "DEFAULT_CASES_URL", "open_case_store",
 ]

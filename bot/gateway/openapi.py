@@ -13,7 +13,7 @@ from typing import Any, Dict
 import yaml
 from aiohttp import web
 
-from bot.gateway.app import KB_KEY
+from bot.gateway.keys import KB_KEY
 from bot.gateway.errors import json_response
 
 OPENAPI_FILE = Path(__file__).resolve().parent / "openapi.yml"
