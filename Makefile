@@ -18,12 +18,13 @@ MODEL := models/current.tar.gz
 TRAINING_INPUTS := config.yml domain.yml $(shell find data bot/nlu bot/kb -path data/outreach -prune -o -path data/dev -prune -o -type f \( -name '*.yml' -o -name '*.py' \) -print 2>/dev/null)
 BUILD_STAMP := build/.built
 
-.PHONY: run install build train test test-unit test-stories validate eval bench operator clean help
+.PHONY: run install build train test test-unit test-stories validate lint eval bench operator clean help
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make run    – set up if needed, train if stale, run actions + Rasa + gateway"
-	@echo "make test   – the whole test suite"
+	@echo "make test   – the whole test suite (make lint included)"
+	@echo "make lint   – ruff over bot/ and actions/, mypy over bot/kb"
 	@echo "make eval   – score on ../shared/eval (reports/eval.json)"
 	@echo "make bench  – latency / throughput (reports/bench.json)"
 	@echo "make operator LOGIN=wang NAME=王警官 – add a console account (asks for the password)"
@@ -64,7 +65,13 @@ test-unit: $(BUILD_STAMP)
 test-stories: $(MODEL)
 	$(RASA) test --stories tests/stories --model $(MODEL) --out reports/rasa-test --fail-on-prediction-errors
 
+# ruff (ruff.toml) over bot/ and actions/, mypy (mypy.ini) over the pure core bot/kb.
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check bot actions
+	$(VENV)/bin/mypy
+
 test: $(MODEL)
+	$(MAKE) --no-print-directory lint
 	$(RASA) data validate --fail-on-warnings
 	$(PY) -m pytest -q tests
 	@if ls tests/stories/*.yml >/dev/null 2>&1; then $(MAKE) --no-print-directory test-stories; fi

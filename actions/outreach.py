@@ -18,8 +18,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import texts
 from actions.render import bullet, hotline_line
-from bot.kb import find_type
 from actions.state import latest_entities, latest_text
+from bot.kb import find_type
 from bot.outreach.quiz import (
     AUDIENCES,
     DEFAULT_COUNT,

@@ -21,7 +21,7 @@ from typing import FrozenSet, List, Mapping, Optional
 try:  # pragma: no cover - depends on the installed pydantic
     from pydantic.v1 import BaseSettings, validator
 except ImportError:  # pragma: no cover
-    from pydantic import BaseSettings, validator  # type: ignore[no-redef]
+    from pydantic import BaseSettings, validator
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -6,8 +6,8 @@ a `CaseStore` (SQLite by default, Redis or PostgreSQL by `CASES_URL`).
 Raw notes are stored, because the police need them; personal data is masked on output
 (`Case.to_api()`), unless an operator unmasks it on purpose.
 """
-from bot.cases.models import CASE_CHANNELS, Case, CaseDraft, CaseValidationError
 from bot.cases.factory import DEFAULT_CASES_URL, open_case_store
+from bot.cases.models import CASE_CHANNELS, Case, CaseDraft, CaseValidationError
 from bot.cases.store import CaseFilter, CaseStore
 
 __all__ = [

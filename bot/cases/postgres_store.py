@@ -1,7 +1,7 @@
 """Cases in PostgreSQL (asyncpg): the same table and filters as SQLite."""
 from __future__ import annotations
 
-from datetime import date, datetime, tzinfo
+from datetime import datetime, tzinfo
 from typing import List, Optional
 
 import asyncpg

@@ -10,7 +10,7 @@ batches): fine for a desk's case volume, and the same matching as the SQL stores
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, tzinfo
+from datetime import datetime, tzinfo
 from typing import List, Optional, Sequence, Tuple, Union
 
 import redis.asyncio as redis

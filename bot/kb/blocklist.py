@@ -246,7 +246,7 @@ class RedisBlocklist(Blocklist):
 
     def _fetch(self, list_name, keys):
         values = self.redis.hmget(self._key(list_name), [f"{k}:{v}" for k, v in keys])
-        result = []
+        result: List[Optional[ListEntry]] = []
         for (kind, value), raw in zip(keys, values):
             if raw is None:
                 result.append(None)

@@ -6,7 +6,7 @@ name into an error instead of a silently ignored key.
 from __future__ import annotations
 
 import re
-from typing import List, Literal, Optional
+from typing import List, Literal, Optional, Tuple
 
 from pydantic import Field, validator
 
@@ -124,7 +124,8 @@ class LossChecklist(StrictModel):
 
     @validator("for_residents")
     def _police_and_bank_once(cls, steps: List[LossStep]) -> List[LossStep]:
-        for kind in ("police", "bank"):
+        required: Tuple[LossStepKind, ...] = ("police", "bank")
+        for kind in required:
             if [s.step for s in steps].count(kind) != 1:
                 raise ValueError(f"must hold exactly one step {kind!r}")
         return steps

@@ -14,7 +14,7 @@ a code is answered with a warning not to share real data, even in a drill.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-from typing import Any, Iterable, Optional, Text
+from typing import Any, Optional
 
 # -- masking ---------------------------------------------------------------------------------
 

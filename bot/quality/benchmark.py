@@ -28,8 +28,8 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import aiohttp
 
-from bot.runtime import stack
 from bot.gateway.auth import save_operator
+from bot.runtime import stack
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORTS = ROOT / "reports"

@@ -37,7 +37,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
-from bot.quality.scoring import classification_report, map_prediction, own_examples
+from bot.quality.scoring import LABEL_MAP, classification_report, map_prediction, own_examples
 
 ROOT = Path(__file__).resolve().parents[2]
 EVAL_CSV = ROOT.parent / "shared" / "eval" / "telecom_fraud_texts.csv"
@@ -146,8 +146,8 @@ def _predict(texts: Sequence[str], fast: bool, model: Path = MODEL) -> List[str]
 
 def dev_set_evaluation(fast: bool, model: Path = MODEL) -> Dict:
     """Scores on data/dev (never trained on), overall and per style."""
-    from bot.quality.dev_set import load_dev_set
     from bot.kb import default_kb
+    from bot.quality.dev_set import load_dev_set
 
     examples = load_dev_set(valid_labels=default_kb().scam_types)
     gold = [map_prediction(e.label) for e in examples]

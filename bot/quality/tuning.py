@@ -111,11 +111,11 @@ def choose(results: List[Dict], current: Setting) -> Dict:
 
 def main(folds: int = 5) -> Dict:
     from bot.kb import default_kb
-    from bot.quality.dev_set import load_dev_set
-    from bot.runtime.context import get_extractor
     from bot.kb.blocklist import InMemoryBlocklist
     from bot.kb.classifier import SCAM_THRESHOLD
     from bot.kb.verdict import DECISION, text_evidence
+    from bot.quality.dev_set import load_dev_set
+    from bot.runtime.context import get_extractor
 
     started = time.monotonic()
     kb = default_kb()

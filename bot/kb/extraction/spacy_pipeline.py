@@ -31,7 +31,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Any, List, Optional, Sequence, cast
 
 import spacy
 from spacy.language import Language
@@ -188,9 +188,9 @@ def create_pipeline(kb: KnowledgeBase) -> Language:
     """A new pipeline from the KB's lexicons, banks and organisation keywords."""
     orgs, apps = p.lexicon_terms(kb)
     nlp = blank_zh()
-    segmenter = nlp.add_pipe(SEGMENTER)
+    segmenter = cast(IndicatorSegmenter, nlp.add_pipe(SEGMENTER))
     segmenter.set_terms(p.segmenter_terms(kb), kb.lexicons.short_forced)
-    ruler = nlp.add_pipe(
+    ruler: Any = nlp.add_pipe(
         "entity_ruler",
         config={"phrase_matcher_attr": "LOWER", "validate": True, "overwrite_ents": True},
     )
@@ -246,7 +246,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         return 1
     out = build(argv[0], kb)
     nlp = load(out)
-    ruler = nlp.get_pipe("entity_ruler")
+    ruler: Any = nlp.get_pipe("entity_ruler")
     print(f"spaCy pipeline: {out} ({len(ruler.patterns)} ruler patterns, pipes {nlp.pipe_names})")
     return 0
 
