@@ -96,10 +96,8 @@ def urgent_lines(steps: LossSteps) -> List[str]:
     return lines
 
 
-def send_urgent(
-    dispatcher: CollectingDispatcher, kb: KnowledgeBase, verdict: Verdict, offer_to_continue: bool
-) -> None:
-    dispatcher.utter_message(text="\n".join(urgent_lines(loss_steps(kb, verdict))))
+def send_urgent(dispatcher: CollectingDispatcher, steps: LossSteps, offer_to_continue: bool) -> None:
+    dispatcher.utter_message(text="\n".join(urgent_lines(steps)))
     if offer_to_continue:
         dispatcher.utter_message(text=texts.AFTER_LOSS, buttons=texts.AFTER_LOSS_BUTTONS)
 

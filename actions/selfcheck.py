@@ -21,7 +21,7 @@ from actions.render import (
     send_verdict,
 )
 from actions.state import CheckState, latest_entities, latest_ranking, latest_text
-from bot.kb import KnowledgeBase, Verdict, default_kb, find_red_flags
+from bot.kb import KnowledgeBase, Verdict, default_kb, find_red_flags, loss_steps
 from bot.kb.verdict import implied_questions
 
 # At most this many diagnostic questions per self-check (the KB orders them by value).
@@ -116,8 +116,9 @@ def proceed(dispatcher: CollectingDispatcher, kb: KnowledgeBase, state: CheckSta
     """Next step of the check: the urgent checklist if money just went out, then the next
     question (with a line naming the likely type when it is new), or the verdict."""
     verdict = state.assess(kb)
-    if verdict.money_lost and not state.loss_advice_given:
-        send_urgent(dispatcher, kb, verdict, offer_to_continue=False)
+    steps = loss_steps(kb, verdict)  # the one rule: whether and which urgent steps come first
+    if steps and not state.loss_advice_given:
+        send_urgent(dispatcher, steps, offer_to_continue=False)
         state.loss_advice_given = True
     state.money_lost = state.money_lost or verdict.money_lost
 
@@ -236,7 +237,7 @@ class ActionReportLoss(Action):
             state.add_text(text, latest_ranking(tracker), latest_entities(tracker))
         state.money_lost = True
         kb = default_kb()
-        send_urgent(dispatcher, kb, state.assess(kb), offer_to_continue=True)
+        send_urgent(dispatcher, loss_steps(kb, state.assess(kb)), offer_to_continue=True)
         state.loss_advice_given = True
         return state.events()
 
