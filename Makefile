@@ -8,20 +8,23 @@ export TF_CPP_MIN_LOG_LEVEL := 2
 export TF_INTRA_OP_PARALLELISM_THREADS ?= 1
 export TF_INTER_OP_PARALLELISM_THREADS ?= 1
 export PYTHONPATH := $(CURDIR)
-export RASA_PORT ?= 5005
-export ACTIONS_PORT ?= 5055
-export GATEWAY_PORT ?= 8080
+# Port defaults live in bot/settings.py (the one place); a value from the caller wins.
+# Recursive (?=): asked when a recipe runs, so after `make install` made the venv.
+export RASA_PORT ?= $(shell $(PY) -m bot.settings RASA_PORT 2>/dev/null)
+export ACTIONS_PORT ?= $(shell $(PY) -m bot.settings ACTIONS_PORT 2>/dev/null)
+export GATEWAY_PORT ?= $(shell $(PY) -m bot.settings GATEWAY_PORT 2>/dev/null)
 
 MODEL := models/current.tar.gz
 TRAINING_INPUTS := config.yml domain.yml $(shell find data bot/nlu bot/kb -path data/outreach -prune -o -path data/dev -prune -o -type f \( -name '*.yml' -o -name '*.py' \) -print 2>/dev/null)
 BUILD_STAMP := build/.built
 
-.PHONY: run install build train test test-unit test-stories validate eval bench operator clean help
+.PHONY: run install build train test test-unit test-stories validate lint eval bench operator clean help
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make run    – set up if needed, train if stale, run actions + Rasa + gateway"
-	@echo "make test   – the whole test suite"
+	@echo "make test   – the whole test suite (make lint included)"
+	@echo "make lint   – ruff over bot/ and actions/, mypy over bot/kb"
 	@echo "make eval   – score on ../shared/eval (reports/eval.json)"
 	@echo "make bench  – latency / throughput (reports/bench.json)"
 	@echo "make operator LOGIN=wang NAME=王警官 – add a console account (asks for the password)"
@@ -36,9 +39,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 install: $(VENV)/.installed
 
 # Generated NLU resources (jieba user dictionary, spaCy pipeline) from data/kb.
-$(BUILD_STAMP): $(VENV)/.installed $(shell find data/kb bot/nlu -type f 2>/dev/null)
+$(BUILD_STAMP): $(VENV)/.installed $(shell find data/kb bot/nlu bot/kb/extraction -type f -name '*.py' -o -type f -name '*.yml' 2>/dev/null)
 	$(PY) -m bot.nlu.jieba_dict build/jieba
-	@if [ -f bot/nlu/spacy_pipeline.py ]; then $(PY) -m bot.nlu.spacy_pipeline build/spacy_zh; fi
+	$(PY) -m bot.kb.extraction.spacy_pipeline build/spacy_zh
 	touch $@
 
 build: $(BUILD_STAMP)
@@ -54,7 +57,7 @@ validate: $(BUILD_STAMP)
 	$(RASA) data validate --fail-on-warnings
 
 run: $(MODEL)
-	$(PY) -m bot.stack
+	$(PY) -m bot.runtime.stack
 
 test-unit: $(BUILD_STAMP)
 	$(PY) -m pytest -q tests
@@ -62,16 +65,22 @@ test-unit: $(BUILD_STAMP)
 test-stories: $(MODEL)
 	$(RASA) test --stories tests/stories --model $(MODEL) --out reports/rasa-test --fail-on-prediction-errors
 
+# ruff (ruff.toml) over bot/ and actions/, mypy (mypy.ini) over the pure core bot/kb.
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check bot actions
+	$(VENV)/bin/mypy
+
 test: $(MODEL)
+	$(MAKE) --no-print-directory lint
 	$(RASA) data validate --fail-on-warnings
 	$(PY) -m pytest -q tests
 	@if ls tests/stories/*.yml >/dev/null 2>&1; then $(MAKE) --no-print-directory test-stories; fi
 
 eval: $(MODEL)
-	$(PY) -m bot.evaluation
+	$(PY) -m bot.quality.evaluation
 
 bench: $(MODEL)
-	$(PY) -m bot.benchmark
+	$(PY) -m bot.quality.benchmark
 
 operator: $(VENV)/.installed
 	@test -n "$(LOGIN)" || { echo "usage: make operator LOGIN=<login> [NAME=<shown name>] [ROLES=operator,outreach]"; exit 2; }

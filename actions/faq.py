@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, Iterable, List, Optional, Sequence, Text, Tuple
+from typing import Any, Dict, Iterable, List, Text, Tuple
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -10,69 +10,18 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import texts
 from actions.render import bullet, hotline_line
 from actions.state import latest_entities, latest_text
-from bot.kb import KnowledgeBase, default_kb
-from bot.kb.indicators import extract_indicators
-from bot.kb.models import Hotline, NON_SCAM_TYPES
+from bot.kb import KnowledgeBase, default_kb, find_type
+from bot.kb.models import Hotline
 from bot.kb.text import normalize
+from bot.runtime.context import get_extractor
 
-# Types offered as buttons when the resident asks about scams in general (most reported first).
-MENU_TYPES = [
-    "police_impersonation", "brushing_rebate", "fake_investment", "romance_scam",
-    "customer_service_impersonation", "acquaintance_impersonation", "fake_loan", "phishing_sms",
-]
 URGENT_HOTLINES = ("police_110", "antifraud_96110")
 KIND_ORDER = {"emergency": 0, "anti_fraud": 1, "report": 2, "app": 3}
-_SUFFIXES = ("诈骗", "骗局", "诈骗案")
 
-# Who the resident wants to verify → the KB type whose verify_tip answers it ("bank": own copy).
-WHO_PATTERNS: List[Tuple[str, re.Pattern]] = [
-    ("police_impersonation", re.compile(r"警察|警官|民警|公安|派出所|法院|法官|检察|公检法|医保|社保|政府")),
-    ("bank", re.compile(r"银行")),
-    ("fake_teacher", re.compile(r"老师|学校|班主任|校长|班级群")),
-    ("acquaintance_impersonation", re.compile(
-        r"亲戚|亲友|朋友|儿子|女儿|孙子|孙女|外孙|侄|外甥|领导|老板|上司|家人|同学|熟人|换脸|本人|老公|老婆")),
-    ("customer_service_impersonation", re.compile(r"客服|快递|淘宝|京东|拼多多|抖音|物流")),
-]
-
-
-def _alias_keys(kb: KnowledgeBase) -> List[Tuple[str, str]]:
-    """(normalised alias, type id), longest first, for every real scam type."""
-    keys = set()
-    for type_id, scam in kb.scam_types.items():
-        if type_id in NON_SCAM_TYPES:
-            continue
-        for alias in [scam.short_name, scam.name, *scam.aliases]:
-            alias = normalize(alias).strip().lower()
-            if len(alias) < 2:
-                continue
-            keys.add((alias, type_id))
-            for suffix in _SUFFIXES:
-                if alias.endswith(suffix) and len(alias) - len(suffix) >= 2:
-                    keys.add((alias[: -len(suffix)], type_id))
-    return sorted(keys, key=lambda kv: -len(kv[0]))
-
-
-def find_scam_type(kb: KnowledgeBase, text: str, entities: Sequence[dict] = ()) -> Optional[str]:
-    """The scam type the resident asks about: an entity `scam_type`, else its aliases,
-    else the type whose keywords the question names most often."""
-    for entity in entities:
-        if entity.get("entity") == "scam_type" and entity.get("value") in kb.scam_types:
-            if entity["value"] not in NON_SCAM_TYPES:
-                return entity["value"]
-    norm = normalize(text or "").lower()
-    if not norm:
-        return None
-    for alias, type_id in _alias_keys(kb):
-        if alias in norm:
-            return type_id
-    counts: Dict[str, int] = {}
-    for type_id, scam in kb.scam_types.items():
-        if type_id in NON_SCAM_TYPES:
-            continue
-        hits = sum(1 for k in scam.keywords if len(k) >= 2 and normalize(k).lower() in norm)
-        if hits:
-            counts[type_id] = hits
-    return max(counts, key=counts.get) if counts else None
+def who_to_verify(kb: KnowledgeBase, norm: str) -> List[str]:
+    """Whom the question is about (faq.yml `verify_who`): a type id or `bank`; all when unsaid."""
+    named = [w.key for w in kb.faq.verify_who if any(word in norm for word in w.words)]
+    return named or [w.key for w in kb.faq.verify_who]
 
 
 def explain_type(kb: KnowledgeBase, type_id: str) -> str:
@@ -92,7 +41,7 @@ def explain_type(kb: KnowledgeBase, type_id: str) -> str:
 
 
 def type_menu(kb: KnowledgeBase) -> Tuple[str, List[dict]]:
-    menu = [t for t in MENU_TYPES if t in kb.scam_types]
+    menu = [t for t in kb.faq.menu_types if t in kb.scam_types]
     others = [kb.scam_types[t].short_name for t in kb.scam_type_ids if t not in menu]
     text = texts.TYPE_MENU
     if others:
@@ -113,13 +62,6 @@ def _number_in(number: str, norm: str) -> bool:
     return re.search(rf"(?<!\d){re.escape(number)}(?!\d)", norm) is not None
 
 
-def official_numbers(kb: KnowledgeBase) -> Dict[str, str]:
-    """Numbers the KB knows as official → whose they are."""
-    numbers = {b.number: f"{b.name}客服" for b in kb.banks}
-    numbers.update({h.number: h.name for h in kb.hotlines.values() if h.number})
-    return numbers
-
-
 def hotlines_named(kb: KnowledgeBase, text: str) -> List[Hotline]:
     norm = normalize(text or "").lower()
     chosen = [h for h in kb.hotlines.values() if h.number and _number_in(h.number, norm)]
@@ -138,7 +80,7 @@ class ActionExplainScamType(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         kb = default_kb()
-        type_id = find_scam_type(kb, latest_text(tracker), latest_entities(tracker))
+        type_id = find_type(kb, latest_text(tracker), latest_entities(tracker))
         if type_id is None:
             text, buttons = type_menu(kb)
             dispatcher.utter_message(text=text, buttons=buttons)
@@ -185,11 +127,8 @@ class ActionVerifyIdentity(Action):
     ) -> List[Dict[Text, Any]]:
         kb = default_kb()
         norm = normalize(latest_text(tracker))
-        who = [key for key, pattern in WHO_PATTERNS if pattern.search(norm)]
-        if not who:
-            who = [key for key, _ in WHO_PATTERNS]
         lines = [texts.VERIFY_HEADER]
-        for key in who:
+        for key in who_to_verify(kb, norm):
             if key == "bank":
                 lines.append(texts.VERIFY_LINE.format(who=texts.VERIFY_WHO[key], tip=texts.VERIFY_BANK_TIP))
                 for bank in kb.banks_named_in(norm):
@@ -213,14 +152,14 @@ class ActionCheckLinkOrNumber(Action):
     ) -> List[Dict[Text, Any]]:
         kb = default_kb()
         norm = normalize(latest_text(tracker))
-        official = official_numbers(kb)
+        official = kb.official_numbers(with_other_numbers=False)
         lines: List[str] = []
         known = [n for n in official if _number_in(n, norm)]
         for number in known:
             lines.append(texts.LINK_NUMBER_OFFICIAL.format(value=number, name=official[number]))
             if number == "96110":
                 lines.append(texts.HOTLINE_96110_CALLING)
-        indicators = extract_indicators(norm)
+        indicators = get_extractor()(norm)
         unknown = [
             i.value for i in indicators
             if i.kind in ("phone", "url", "qq", "wechat_id")

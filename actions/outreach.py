@@ -17,9 +17,9 @@ from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import texts
-from actions.faq import find_scam_type
 from actions.render import bullet, hotline_line
 from actions.state import latest_entities, latest_text
+from bot.kb import find_type
 from bot.outreach.quiz import (
     AUDIENCES,
     DEFAULT_COUNT,
@@ -91,6 +91,15 @@ def button_choice(tracker: Tracker) -> Optional[Tuple[int, str]]:
 
 def _option_index(option: str) -> int:
     return LETTERS.index(option) if option in LETTERS else int(option) - 1
+
+
+def pressed_option(tracker: Tracker, current: int) -> Tuple[bool, Optional[int]]:
+    """(a button of an earlier question or step?, the option index of the button pressed)."""
+    button = button_choice(tracker)
+    if button is None:
+        return False, None
+    number, option = button
+    return number != current, _option_index(option)
 
 
 def saved_state(tracker: Tracker, kind: str) -> Optional[Dict[str, Any]]:
@@ -198,15 +207,12 @@ class ActionQuizAnswer(Action):
         if session is None:
             return events
         question = session.current(bank)
-        button = button_choice(tracker)
-        if button is not None:
-            number, option = button
-            if number != session.index + 1:
-                dispatcher.utter_message(text=texts.QUIZ_OLD_QUESTION)
-                send_question(dispatcher, bank, session)
-                return []
-            choice: Optional[int] = _option_index(option)
-        else:
+        old, choice = pressed_option(tracker, session.index + 1)
+        if old:
+            dispatcher.utter_message(text=texts.QUIZ_OLD_QUESTION)
+            send_question(dispatcher, bank, session)
+            return []
+        if choice is None:
             choice = parse_choice(latest_text(tracker), question.options)
         if choice is None or choice >= len(question.options):
             dispatcher.utter_message(text=texts.QUIZ_NOT_A_CHOICE)
@@ -270,7 +276,7 @@ class ActionStartDrill(Action):
 
     def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]) -> List[Dict[Text, Any]]:
         library = default_simulations()
-        type_id = find_scam_type(library.kb, latest_text(tracker), latest_entities(tracker))
+        type_id = find_type(library.kb, latest_text(tracker), latest_entities(tracker))
         if type_id not in library.scripts:
             text = texts.DRILL_MENU
             if type_id is not None:  # a type without a drill yet: say so, offer the others
@@ -299,17 +305,14 @@ class ActionDrillReply(Action):
         if session is None:
             return events
         step = session.current(library)
-        button = button_choice(tracker)
         text = latest_text(tracker)
-        if button is not None:
-            number, option = button
-            if number != session.step + 1:
-                dispatcher.utter_message(text=texts.DRILL_OLD_STEP)
-                send_step(dispatcher, library, session)
-                return []
-            index: Optional[int] = _option_index(option)
-        else:
-            index = parse_choice(text, [o.text for o in step.options]) if _intent(tracker) == "choose_option" else None
+        old, index = pressed_option(tracker, session.step + 1)
+        if old:
+            dispatcher.utter_message(text=texts.DRILL_OLD_STEP)
+            send_step(dispatcher, library, session)
+            return []
+        if index is None and _intent(tracker) == "choose_option":
+            index = parse_choice(text, [o.text for o in step.options])
         if index is not None and index < len(step.options):
             reply = session.choose(library, index)
         else:

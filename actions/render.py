@@ -6,16 +6,12 @@ from typing import Iterable, List, Optional, Sequence
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import texts
-from bot.kb import KnowledgeBase, Verdict
+from bot.kb import RISK_LABELS, KnowledgeBase, LossSteps, Verdict, loss_steps
 from bot.kb.models import NON_SCAM_TYPES, Question
-from bot.kb.text import normalize
 
 MAX_FLAGS = 4
 MAX_ADVICE = 5
 MAX_HOTLINES = 5
-# With money gone, the urgent lines that lead the advice (110, stop the payment) are kept
-# and the rest of the loss checklist (already sent) makes room for the type's advice.
-URGENT_ADVICE_KEPT = 2
 
 
 def hotline_line(name: str, number: Optional[str], when: str) -> str:
@@ -51,21 +47,21 @@ def _why_lines(kb: KnowledgeBase, verdict: Verdict) -> List[str]:
     return lines
 
 
+def risk_label(level: str) -> str:
+    """"⚠️ 高危": the chat's mark before the level's name."""
+    return f"{texts.RISK_ICONS.get(level, '')} {RISK_LABELS.get(level, level)}".strip()
+
+
 def advice_lines(kb: KnowledgeBase, verdict: Verdict) -> List[str]:
-    advice = list(verdict.advice)
-    if verdict.money_lost:
-        loss = list(kb.common.loss_advice)
-        advice = loss[:URGENT_ADVICE_KEPT] + [a for a in advice if a not in loss]
-    return advice[:MAX_ADVICE]
+    return loss_steps(kb, verdict).lead(verdict.advice)[:MAX_ADVICE]
 
 
 def verdict_text(kb: KnowledgeBase, verdict: Verdict) -> str:
     """The verdict card as text: risk and type first; why; what to do now; whom to call."""
     lines: List[str] = []
-    if verdict.money_lost:
+    if loss_steps(kb, verdict):
         lines.append(texts.MONEY_LOST_FIRST_LINE)
-    label = texts.RISK_LABELS.get(verdict.risk_level, verdict.risk_level)
-    lines.append(f"{label} · {verdict.scam_name}")
+    lines.append(f"{risk_label(verdict.risk_level)} · {verdict.scam_name}")
     lines.append(texts.WHY)
     lines.extend(_why_lines(kb, verdict))
     lines.append(texts.DO_NOW)
@@ -89,25 +85,19 @@ def send_question(
     dispatcher.utter_message(text=question.text, buttons=texts.ANSWER_BUTTONS)
 
 
-def urgent_lines(kb: KnowledgeBase, text: str) -> List[str]:
-    """The loss checklist (call 110, stop the payment, keep evidence …) and bank numbers."""
-    banks = kb.banks_named_in(normalize(text or ""))
-    bank_lines = [texts.BANK_LOSS_LINE.format(name=b.name, number=b.number) for b in banks]
-    if not bank_lines:
-        bank_lines = [texts.BANK_NOT_NAMED]
+def urgent_lines(steps: LossSteps) -> List[str]:
+    """The loss checklist as the chat shows it, the named bank's number under the bank step."""
+    bank_lines = [texts.BANK_LOSS_LINE.format(name=b.name, number=b.number) for b in steps.banks]
     lines = [texts.URGENT_HEADER]
-    for i, advice in enumerate(kb.common.loss_advice, start=1):
-        lines.append(f"{i}. {advice}")
-        if bank_lines and "银行" in advice:
-            lines.extend(bank_lines)  # the bank's number right under "call the bank"
-            bank_lines = []
-    return lines + bank_lines
+    for i, step in enumerate(steps.steps, start=1):
+        lines.append(f"{i}. {step.text}")
+        if step.step == "bank":
+            lines.extend(bank_lines or [texts.BANK_NOT_NAMED])
+    return lines
 
 
-def send_urgent(
-    dispatcher: CollectingDispatcher, kb: KnowledgeBase, text: str, offer_to_continue: bool
-) -> None:
-    dispatcher.utter_message(text="\n".join(urgent_lines(kb, text)))
+def send_urgent(dispatcher: CollectingDispatcher, steps: LossSteps, offer_to_continue: bool) -> None:
+    dispatcher.utter_message(text="\n".join(urgent_lines(steps)))
     if offer_to_continue:
         dispatcher.utter_message(text=texts.AFTER_LOSS, buttons=texts.AFTER_LOSS_BUTTONS)
 

@@ -21,7 +21,8 @@ from actions.render import (
     send_verdict,
 )
 from actions.state import CheckState, latest_entities, latest_ranking, latest_text
-from bot.kb import KnowledgeBase, Verdict, default_kb, find_red_flags
+from bot.kb import KnowledgeBase, Verdict, default_kb, find_red_flags, loss_steps
+from bot.kb.verdict import implied_questions
 
 # At most this many diagnostic questions per self-check (the KB orders them by value).
 MAX_QUESTIONS = 3
@@ -76,8 +77,7 @@ def not_understood(dispatcher: CollectingDispatcher, kb: KnowledgeBase, state: C
 
 def answers_pending(kb: KnowledgeBase, text: str, pending: str) -> bool:
     """False when the text's red flags answer other questions but not the pending one."""
-    hit_ids = {hit.id for hit in find_red_flags(kb, text)}
-    implied = {qid for qid, (_, q) in kb.questions.items() if hit_ids & set(q.red_flags)}
+    implied = implied_questions(kb, (hit.id for hit in find_red_flags(kb, text)))
     return not implied or pending in implied
 
 
@@ -108,7 +108,6 @@ def deliver_verdict(
     state.money_lost = state.money_lost or verdict.money_lost
     state.pending = None
     state.check_type = verdict.scam_type
-    state.check_risk = verdict.risk_level
     state.verdict_given = True
     send_verdict(dispatcher, kb, verdict)
 
@@ -117,8 +116,9 @@ def proceed(dispatcher: CollectingDispatcher, kb: KnowledgeBase, state: CheckSta
     """Next step of the check: the urgent checklist if money just went out, then the next
     question (with a line naming the likely type when it is new), or the verdict."""
     verdict = state.assess(kb)
-    if verdict.money_lost and not state.loss_advice_given:
-        send_urgent(dispatcher, kb, state.description, offer_to_continue=False)
+    steps = loss_steps(kb, verdict)  # the one rule: whether and which urgent steps come first
+    if steps and not state.loss_advice_given:
+        send_urgent(dispatcher, steps, offer_to_continue=False)
         state.loss_advice_given = True
     state.money_lost = state.money_lost or verdict.money_lost
 
@@ -236,7 +236,8 @@ class ActionReportLoss(Action):
         if text:
             state.add_text(text, latest_ranking(tracker), latest_entities(tracker))
         state.money_lost = True
-        send_urgent(dispatcher, default_kb(), state.description, offer_to_continue=True)
+        kb = default_kb()
+        send_urgent(dispatcher, loss_steps(kb, state.assess(kb)), offer_to_continue=True)
         state.loss_advice_given = True
         return state.events()
 

@@ -10,6 +10,7 @@ from rasa_sdk.events import SlotSet
 
 from bot.kb import KnowledgeBase, Verdict, assess
 from bot.kb.results import INDICATOR_KINDS
+from bot.runtime.context import get_blocklist, get_extractor
 
 SEPARATOR = "\n"
 MAX_DESCRIPTION = 5000  # the API's limit; a longer paste is cut, not refused
@@ -26,7 +27,6 @@ SLOTS = {
     "money_lost": "money_lost",
     "loss_advice_given": "loss_advice_given",
     "check_type": "check_type",
-    "check_risk": "check_risk",
     "verdict_given": "verdict_given",
 }
 
@@ -42,7 +42,6 @@ class CheckState:
     money_lost: bool = False
     loss_advice_given: bool = False
     check_type: Optional[str] = None
-    check_risk: Optional[str] = None
     verdict_given: bool = False
     _initial: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -62,7 +61,6 @@ class CheckState:
             money_lost=bool(get("money_lost", False)),
             loss_advice_given=bool(get("loss_advice_given", False)),
             check_type=tracker.get_slot("check_type"),
-            check_risk=tracker.get_slot("check_risk"),
             verdict_given=bool(get("verdict_given", False)),
         )
         state._initial = state._values()
@@ -134,6 +132,8 @@ class CheckState:
             entities=self.entities or None,
             answers=self.answers,
             money_lost=True if self.money_lost else None,
+            blocklist=get_blocklist(),
+            extractor=get_extractor(),
         )
 
 

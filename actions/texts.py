@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Dict, List
 
-RISK_LABELS: Dict[str, str] = {"high": "⚠️ 高危", "medium": "🔶 中危", "low": "ℹ️ 低危"}
+# The chat's mark before a risk level's name (the names: bot.kb.RISK_LABELS).
+RISK_ICONS: Dict[str, str] = {"high": "⚠️", "medium": "🔶", "low": "ℹ️"}
 
 # Buttons ---------------------------------------------------------------------------------
 ANSWER_BUTTONS: List[dict] = [

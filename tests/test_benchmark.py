@@ -1,4 +1,4 @@
-"""bot.benchmark: its pure helpers, and its operator/outreach client against a real gateway.
+"""bot.quality.benchmark: its pure helpers, and its operator/outreach client against a real gateway.
 
 No timing is asserted (machines are noisy); the point is that the benchmark talks to the
 gateway the way the console does (login, websocket with our Origin, bearer token) and
@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from bot import benchmark
-from bot.benchmark import (
+from bot.quality import benchmark
+from bot.quality.benchmark import (
     Credentials,
     check_pdf,
     desk_message,
@@ -24,7 +24,7 @@ from bot.benchmark import (
 )
 from bot.gateway import auth
 from bot.gateway.app import GatewayConfig, create_app
-from bot.kb.blocklist import reset_blocklist
+from bot.runtime.context import reset_blocklist
 from tests.fake_rasa import fake_rasa_app
 
 CREDENTIALS = Credentials(api_token="bench-token", username="bench", password="a long enough password")

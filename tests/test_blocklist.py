@@ -10,10 +10,9 @@ from bot.kb.blocklist import (
     InMemoryBlocklist,
     RedisBlocklist,
     canonical,
-    create_blocklist,
-    main,
     read_csv,
 )
+from bot.runtime.blocklist import create_blocklist, main
 from bot.kb.results import Indicator
 
 REDIS_URL = "redis://127.0.0.1:6379/15"

@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from bot.cases import Case, CaseDraft, CaseValidationError, open_case_store
+from bot.cases import Case, CaseDraft, CaseFilter, CaseValidationError, open_case_store
 from bot.kb import assess
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -144,35 +144,35 @@ async def test_paging_walks_every_case_once(store, calendar):
 
 
 async def test_dates_are_operator_days_and_until_is_inclusive(store, calendar):
-    assert notes_of(await store.list(since=date(2026, 3, 3))) == ["五号", "四号", "三号"]
-    assert notes_of(await store.list(until=date(2026, 3, 2))) == ["二号", "一号"]
-    assert notes_of(await store.list(since=date(2026, 3, 3), until=date(2026, 3, 3))) == ["四号", "三号"]
+    assert notes_of(await store.list(CaseFilter(since=date(2026, 3, 3)))) == ["五号", "四号", "三号"]
+    assert notes_of(await store.list(CaseFilter(until=date(2026, 3, 2)))) == ["二号", "一号"]
+    assert notes_of(await store.list(CaseFilter(since=date(2026, 3, 3), until=date(2026, 3, 3)))) == ["四号", "三号"]
     # 17:00 UTC on the 4th is 01:00 on the 5th in Beijing.
-    assert notes_of(await store.list(since=date(2026, 3, 4), until=date(2026, 3, 4))) == []
-    assert notes_of(await store.list(since=date(2026, 3, 5))) == ["五号"]
-    assert await store.count(since=date(2026, 3, 2), until=date(2026, 3, 3)) == 3
+    assert notes_of(await store.list(CaseFilter(since=date(2026, 3, 4), until=date(2026, 3, 4)))) == []
+    assert notes_of(await store.list(CaseFilter(since=date(2026, 3, 5)))) == ["五号"]
+    assert await store.count(CaseFilter(since=date(2026, 3, 2), until=date(2026, 3, 3))) == 3
 
 
 async def test_type_filter(store, calendar):
-    assert notes_of(await store.list(scam_type="customer_service_impersonation")) == ["四号", "二号"]
-    assert await store.count(scam_type="police_impersonation") == 3
-    assert await store.list(scam_type="fake_loan") == []
+    assert notes_of(await store.list(CaseFilter(scam_type="customer_service_impersonation"))) == ["四号", "二号"]
+    assert await store.count(CaseFilter(scam_type="police_impersonation")) == 3
+    assert await store.list(CaseFilter(scam_type="fake_loan")) == []
 
 
 async def test_text_query_finds_notes_indicator_and_type_name(store, calendar):
-    assert notes_of(await store.list(query="安全账户")) == ["一号"]
-    assert notes_of(await store.list(query="qq 9876")) == ["三号"]  # case-insensitive
-    assert notes_of(await store.list(query="安全帳戶")) == ["一号"]  # Traditional matches Simplified
-    assert notes_of(await store.list(query="电商物流")) == ["四号", "二号"]  # the type's name
-    assert await store.count(query="100%_不存在") == 0  # no LIKE wildcards
-    assert await store.count(query="   ") == 5  # blank = no filter
+    assert notes_of(await store.list(CaseFilter(query="安全账户"))) == ["一号"]
+    assert notes_of(await store.list(CaseFilter(query="qq 9876"))) == ["三号"]  # case-insensitive
+    assert notes_of(await store.list(CaseFilter(query="安全帳戶"))) == ["一号"]  # Traditional matches Simplified
+    assert notes_of(await store.list(CaseFilter(query="电商物流"))) == ["四号", "二号"]  # the type's name
+    assert await store.count(CaseFilter(query="100%_不存在")) == 0  # no LIKE wildcards
+    assert await store.count(CaseFilter(query="   ")) == 5  # blank = no filter
 
 
 async def test_filters_combine_with_paging(store, calendar):
     kwargs = {"since": date(2026, 3, 2), "scam_type": "police_impersonation", "query": "号"}
-    assert notes_of(await store.list(**kwargs)) == ["五号", "三号"]
-    assert notes_of(await store.list(**kwargs, limit=1, offset=1)) == ["三号"]
-    assert await store.count(**kwargs) == 2
+    assert notes_of(await store.list(CaseFilter(**kwargs))) == ["五号", "三号"]
+    assert notes_of(await store.list(CaseFilter(**kwargs), limit=1, offset=1)) == ["三号"]
+    assert await store.count(CaseFilter(**kwargs)) == 2
 
 
 @pytest.mark.parametrize("limit, offset", [(0, 0), (-1, 0), (10_001, 0), (10, -1)])

@@ -4,7 +4,7 @@ import math
 import pytest
 
 from bot.kb.classifier import ScamTextClassifier, shift_probability
-from bot.tuning import FALSE_ALARM_BUDGET, Setting, choose, rethreshold
+from bot.quality.tuning import FALSE_ALARM_BUDGET, Setting, choose, rethreshold
 
 TEXTS = [
     "快递已到驿站，取件码3-1-2201", "明天上午十点开会", "晚上回家吃饭", "您的话费余额为20元",

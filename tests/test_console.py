@@ -19,8 +19,10 @@ from cryptography.fernet import Fernet
 
 from bot.gateway import auth
 from bot.gateway.app import GatewayConfig, create_app
-from bot.gateway.console import CaseFilters, DraftStore, Draft, loss_checklist, parse_filters
-from bot.kb.blocklist import get_blocklist, reset_blocklist
+from bot.gateway.console import CaseFilters, DraftStore, Draft, parse_filters
+from bot.gateway.console.view import checklist_view
+from bot.kb import assess, loss_steps
+from bot.runtime.context import get_blocklist, reset_blocklist
 from tests.fake_rasa import POLICE_RANKING, fake_rasa_app
 
 PASSWORD = "correct horse battery"
@@ -258,6 +260,11 @@ async def test_money_gone_brings_the_urgent_checklist_with_the_bank_number(wang)
     assert amounts and "5万" in amounts[0]["value"]
 
 
+def loss_checklist(kb, notes):
+    """The desk's checklist for notes that say money is gone (one verdict, one LossSteps)."""
+    return checklist_view(loss_steps(kb, assess(kb, notes)))
+
+
 def test_checklist_without_a_named_bank_gives_the_general_bank_advice(real_kb):
     checklist = loss_checklist(real_kb, "已经转了两万")
     assert checklist["banks"] == [] and "95 开头" in checklist["steps"][1]
@@ -298,7 +305,7 @@ def test_draft_store_forgets_idle_and_excess_drafts(monkeypatch):
         store.put((user, "t"), Draft(notes=user))
     assert store.get(("a", "t")) is None and store.get(("c", "t")).notes == "c"
     clock = [1000.0]
-    monkeypatch.setattr("bot.gateway.console.time.monotonic", lambda: clock[0])
+    monkeypatch.setattr("bot.gateway.console.desk.time.monotonic", lambda: clock[0])
     store.put(("d", "t"), Draft(notes="d"))
     clock[0] += 61
     assert store.get(("d", "t")) is None
@@ -323,7 +330,7 @@ async def test_saved_case_is_listed_searched_and_masked(wang, ranking):
 
 
 async def test_case_list_pages(wang, monkeypatch):
-    monkeypatch.setattr("bot.gateway.console.PAGE_SIZE", 2)
+    monkeypatch.setattr("bot.gateway.console.cases.PAGE_SIZE", 2)
     for i in range(3):
         await save(wang, f"第{i}个来电：医保卡被盗刷")
     first = await (await wang.get("/console/cases")).text()

@@ -20,8 +20,8 @@ from cryptography.fernet import Fernet
 from bot.gateway import auth
 from bot.gateway.app import GatewayConfig, create_app
 from bot.kb import load_kb
-from bot.kb.blocklist import reset_blocklist
-from bot.kb.indicators import get_pipeline
+from bot.runtime.context import reset_blocklist
+from bot.runtime.context import get_extractor as get_pipeline
 from tests import live_gateway as live
 from tests.fake_rasa import POLICE_RANKING, fake_rasa_app
 

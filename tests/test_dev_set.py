@@ -6,7 +6,7 @@ import pytest
 from rasa.shared.nlu.training_data.loading import load_data
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-from bot.dev_set import DevSetError, load_dev_set
+from bot.quality.dev_set import DevSetError, load_dev_set
 from bot.kb.text import normalize
 from bot.nlu.scam_classifier import situation_examples
 

@@ -9,21 +9,37 @@ from pathlib import Path
 
 import pytest
 
-from bot.kb import assess, load_kb
+from bot.kb import assess as _assess
+from bot.kb import load_kb
 from bot.kb.blocklist import InMemoryBlocklist
-from bot.kb.indicators import (
-    extract_indicators,
-    indicator_advice,
-    indicator_red_flags,
-    indicators_from_entities,
-    lookalike,
-    merge_red_flags,
-    phone_info,
-    url_host,
-)
+from bot.kb.extraction import entities as _entities
+from bot.kb.extraction import hosts as _hosts
+from bot.kb.extraction import spacy_pipeline
+from bot.kb.extraction.hosts import url_host
+from bot.kb.extraction.phones import phone_info
+from bot.kb.extraction.red_flags import indicator_advice, indicator_red_flags, merge_red_flags
 from bot.kb.results import INDICATOR_KINDS, Indicator, RedFlagHit
-from bot.evaluation_spans import evaluate_file, load_examples
-from bot.nlu import spacy_pipeline
+from bot.quality.spans import evaluate_file, load_examples
+from bot.runtime.context import get_extractor
+
+_KB = load_kb()
+
+
+# The process's extractor (the spaCy pipeline), as the gateway and the actions get it.
+def extract_indicators(text):
+    return get_extractor()(text)
+
+
+def indicators_from_entities(entities, text):
+    return _entities.indicators_from_entities(entities, text, get_extractor())
+
+
+def lookalike(host):
+    return _hosts.lookalike(_KB, host)
+
+
+def assess(kb, text, **kwargs):
+    return _assess(kb, text, extractor=get_extractor(), **kwargs)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -89,8 +105,6 @@ def test_indicators_from_entities_uses_rasa_entities_and_falls_back_to_extractio
 
 
 def test_verdict_engine_still_gets_indicators(kb):
-    from bot.kb import assess
-
     verdict = assess(kb, "自称公安局的人用17012345678打来，让我下载向日葵，转五万到安全账户")
     kinds = {i["kind"] for i in verdict.to_api()["indicators"]}
     assert {"phone", "app", "amount", "organization"} <= kinds
@@ -114,7 +128,7 @@ def test_precision_and_recall_at_least_095_for_every_kind():
 
 
 def test_evaluation_cli_writes_report(tmp_path):
-    from bot import evaluation_spans
+    from bot.quality import spans as evaluation_spans
 
     out = tmp_path / "spans.json"
     assert evaluation_spans.main(["--out", str(out)]) == 0
@@ -157,8 +171,8 @@ def test_same_result_when_jieba_holds_rasa_user_dictionary(tmp_path):
     script = """
 import jieba, json
 from bot.kb import load_kb
-from bot.nlu.spacy_pipeline import create_pipeline
-from bot.evaluation_spans import load_examples
+from bot.kb.extraction.spacy_pipeline import create_pipeline
+from bot.quality.spans import load_examples
 kb = load_kb()
 nlp = create_pipeline(kb)
 texts = [t for t, _ in load_examples()]

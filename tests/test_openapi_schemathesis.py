@@ -25,7 +25,7 @@ from schemathesis.checks import ALL_CHECKS
 from bot.gateway.app import GatewayConfig, create_app
 from bot.gateway.openapi import OPENAPI_PATH, openapi_document
 from bot.kb import load_kb
-from bot.kb.indicators import get_pipeline
+from bot.runtime.context import get_extractor as get_pipeline
 from tests.conftest import FIXTURES
 from tests.fake_rasa import fake_rasa_app
 from tests.live_gateway import LiveGateway

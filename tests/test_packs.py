@@ -24,7 +24,7 @@ def test_each_audience_gets_only_its_types_most_specific_first(real_kb):
         sheet = packs.build_sheet(real_kb, slug, PUBLIC_URL)
         assert 3 <= len(sheet.items) <= who.max_types
         for item in sheet.items:
-            scam = real_kb.scam_type(item.scam_type)
+            scam = real_kb.scam_types[item.scam_type]
             assert who.kb_group in scam.target_groups and item.scam_type not in ("none", "unknown")
             assert item.short_name == scam.short_name and item.do_this == scam.advice.do_now[0]
             assert 1 <= len(item.signs) <= packs.SIGNS_PER_TYPE and all("——" not in s for s in item.signs)

@@ -15,7 +15,7 @@ def counted_renders(monkeypatch):
         return b"%PDF-fake " + html.encode()
 
     monkeypatch.setattr(pdf, "html_to_pdf", fake_render)
-    monkeypatch.setattr(pdf, "_PUBLIC_PDF_CACHE", pdf.OrderedDict())
+    monkeypatch.setattr(pdf, "_PUBLIC_PDF_CACHE", pdf.LRUCache(pdf.PUBLIC_PDF_CACHE_SIZE))
     return calls
 
 

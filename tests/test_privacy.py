@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from bot.evaluation_spans import load_examples
+from bot.quality.spans import load_examples
 from bot.privacy import MaskingFilter, install_log_masking, mask_data, mask_text
 
 PHONE = "13812345678"
@@ -132,10 +132,10 @@ def _store_from_endpoints(tmp_path, extra: str = ""):
     from rasa.utils.endpoints import read_endpoint_config
 
     endpoints = tmp_path / "endpoints.yml"
-    endpoints.write_text("tracker_store:\n  type: bot.privacy.MaskingTrackerStore\n" + extra, encoding="utf-8")
+    endpoints.write_text("tracker_store:\n  type: bot.privacy.tracker_store.MaskingTrackerStore\n" + extra, encoding="utf-8")
     config = read_endpoint_config(str(endpoints), "tracker_store")
     store = TrackerStore.create(config, Domain.empty())
-    from bot.privacy import MaskingTrackerStore
+    from bot.privacy.tracker_store import MaskingTrackerStore
 
     assert isinstance(store, MaskingTrackerStore), type(store)  # loaded by module path, async
     return store

@@ -98,7 +98,7 @@ def test_api_shape_matches_the_contract(mini_kb):
     assert 0.0 <= body["confidence"] <= 1.0
 
 
-# -- decision constants (chosen by `python -m bot.evaluation --fast --tune`) ----------------
+# -- decision constants (chosen by `python -m bot.quality.evaluation --fast --tune`) ----------------
 
 from bot.kb.verdict import DECISION, DecisionConstants, decide_type, find_red_flags  # noqa: E402
 

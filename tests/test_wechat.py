@@ -18,7 +18,7 @@ import pytest
 import pytest_asyncio
 from wechatpy.crypto import WeChatCrypto
 
-from bot.gateway import app as gateway_app
+from bot.gateway import services as gateway_app
 from bot.gateway import wechat
 from bot.gateway.app import RASA_KEY, GatewayConfig, create_app
 from bot.gateway.errors import ApiError

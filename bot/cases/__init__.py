@@ -6,10 +6,11 @@ a `CaseStore` (SQLite by default, Redis or PostgreSQL by `CASES_URL`).
 Raw notes are stored, because the police need them; personal data is masked on output
 (`Case.to_api()`), unless an operator unmasks it on purpose.
 """
+from bot.cases.factory import DEFAULT_CASES_URL, open_case_store
 from bot.cases.models import CASE_CHANNELS, Case, CaseDraft, CaseValidationError
-from bot.cases.store import DEFAULT_CASES_URL, CaseStore, open_case_store
+from bot.cases.store import CaseFilter, CaseStore
 
 __all__ = [
     "CASE_CHANNELS", "Case", "CaseDraft", "CaseValidationError",
-    "CaseStore", "DEFAULT_CASES_URL", "open_case_store",
+    "CaseFilter", "CaseStore", "DEFAULT_CASES_URL", "open_case_store",
 ]

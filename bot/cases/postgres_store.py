@@ -1,14 +1,14 @@
 """Cases in PostgreSQL (asyncpg): the same table and filters as SQLite."""
 from __future__ import annotations
 
-from datetime import date, datetime, tzinfo
+from datetime import datetime, tzinfo
 from typing import List, Optional
 
 import asyncpg
 
 from bot.cases.models import Case, CaseDraft
 from bot.cases.sql import COLUMNS, case_from_row, row_values, where_clause
-from bot.cases.store import CaseFilter, check_page
+from bot.cases.store import NO_FILTER, CaseFilter, check_page
 
 DEFAULT_TABLE = "cases"
 
@@ -63,18 +63,9 @@ class PostgresCaseStore:
         record = await self.pool.fetchval(f"SELECT record FROM {self.table} WHERE id = $1", case_id)
         return case_from_row(record) if record else None
 
-    async def list(
-        self,
-        *,
-        since: Optional[date] = None,
-        until: Optional[date] = None,
-        scam_type: Optional[str] = None,
-        query: Optional[str] = None,
-        limit: int = 50,
-        offset: int = 0,
-    ) -> List[Case]:
+    async def list(self, filters: CaseFilter = NO_FILTER, *, limit: int = 50, offset: int = 0) -> List[Case]:
         check_page(limit, offset)
-        where, params = where_clause(CaseFilter(since, until, scam_type, query, self.tz), _placeholder, "strpos")
+        where, params = where_clause(filters, self.tz, _placeholder, "strpos")
         n = len(params)
         rows = await self.pool.fetch(
             f"SELECT record FROM {self.table}{where} ORDER BY created_us DESC, seq DESC"
@@ -83,15 +74,8 @@ class PostgresCaseStore:
         )
         return [case_from_row(r["record"]) for r in rows]
 
-    async def count(
-        self,
-        *,
-        since: Optional[date] = None,
-        until: Optional[date] = None,
-        scam_type: Optional[str] = None,
-        query: Optional[str] = None,
-    ) -> int:
-        where, params = where_clause(CaseFilter(since, until, scam_type, query, self.tz), _placeholder, "strpos")
+    async def count(self, filters: CaseFilter = NO_FILTER) -> int:
+        where, params = where_clause(filters, self.tz, _placeholder, "strpos")
         return int(await self.pool.fetchval(f"SELECT count(*) FROM {self.table}{where}", *params))
 
     async def close(self) -> None:

@@ -10,13 +10,13 @@ batches): fine for a desk's case volume, and the same matching as the SQL stores
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, tzinfo
+from datetime import datetime, tzinfo
 from typing import List, Optional, Sequence, Tuple, Union
 
 import redis.asyncio as redis
 
 from bot.cases.models import Case, CaseDraft
-from bot.cases.store import CaseFilter, check_page
+from bot.cases.store import NO_FILTER, CaseFilter, check_page
 
 DEFAULT_PREFIX = "fanzha:cases:"
 BATCH = 500
@@ -67,7 +67,7 @@ class RedisCaseStore:
         return cases
 
     def _range(self, filters: CaseFilter) -> Tuple[Bound, Bound]:
-        start, end = filters.time_bounds()
+        start, end = filters.time_bounds(self.tz)
         return ("-inf" if start is None else start), ("+inf" if end is None else f"({end}")
 
     async def _matching(self, filters: CaseFilter) -> List[Case]:
@@ -77,37 +77,19 @@ class RedisCaseStore:
         needle = filters.needle or ""
         return [c for c in await self._load(ids) if needle in c.search_text()]
 
-    async def list(
-        self,
-        *,
-        since: Optional[date] = None,
-        until: Optional[date] = None,
-        scam_type: Optional[str] = None,
-        query: Optional[str] = None,
-        limit: int = 50,
-        offset: int = 0,
-    ) -> List[Case]:
+    async def list(self, filters: CaseFilter = NO_FILTER, *, limit: int = 50, offset: int = 0) -> List[Case]:
         check_page(limit, offset)
-        filters = CaseFilter(since, until, scam_type, query, self.tz)
         if filters.needle:
             return (await self._matching(filters))[offset:offset + limit]
         low, high = self._range(filters)
-        ids = await self.client.zrevrangebyscore(self._index_key(scam_type), high, low, start=offset, num=limit)
+        ids = await self.client.zrevrangebyscore(self._index_key(filters.scam_type), high, low, start=offset, num=limit)
         return await self._load(ids)
 
-    async def count(
-        self,
-        *,
-        since: Optional[date] = None,
-        until: Optional[date] = None,
-        scam_type: Optional[str] = None,
-        query: Optional[str] = None,
-    ) -> int:
-        filters = CaseFilter(since, until, scam_type, query, self.tz)
+    async def count(self, filters: CaseFilter = NO_FILTER) -> int:
         if filters.needle:
             return len(await self._matching(filters))
         low, high = self._range(filters)
-        return int(await self.client.zcount(self._index_key(scam_type), low, high))
+        return int(await self.client.zcount(self._index_key(filters.scam_type), low, high))
 
     async def close(self) -> None:
         await self.client.close()

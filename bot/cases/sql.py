@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from datetime import tzinfo
 from typing import Any, Callable, List, Tuple
 
 from bot.cases.models import Case
@@ -21,9 +22,12 @@ def case_from_row(record: str) -> Case:
     return Case.from_record(json.loads(record))
 
 
-def where_clause(filters: CaseFilter, placeholder: Callable[[int], str], find: str) -> Tuple[str, List[Any]]:
-    """`WHERE …` for the filters; `placeholder(n)` gives the n-th (1-based) parameter mark,
-    `find` the substring function (instr / strpos: plain text, no LIKE wildcards)."""
+def where_clause(
+    filters: CaseFilter, tz: tzinfo, placeholder: Callable[[int], str], find: str
+) -> Tuple[str, List[Any]]:
+    """`WHERE …` for the filters (dates are days in `tz`); `placeholder(n)` gives the n-th
+    (1-based) parameter mark, `find` the substring function (instr / strpos: plain text,
+    no LIKE wildcards)."""
     conditions: List[str] = []
     params: List[Any] = []
 
@@ -31,7 +35,7 @@ def where_clause(filters: CaseFilter, placeholder: Callable[[int], str], find: s
         params.append(value)
         conditions.append(condition.format(placeholder(len(params))))
 
-    start, end = filters.time_bounds()
+    start, end = filters.time_bounds(tz)
     if start is not None:
         add("created_us >= {}", start)
     if end is not None:

@@ -4,14 +4,14 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
-from datetime import date, datetime, tzinfo
+from datetime import datetime, tzinfo
 from functools import partial
 from pathlib import Path
 from typing import Any, Callable, List, Optional, TypeVar
 
 from bot.cases.models import Case, CaseDraft
 from bot.cases.sql import COLUMNS, case_from_row, row_values, where_clause
-from bot.cases.store import CaseFilter, check_page
+from bot.cases.store import NO_FILTER, CaseFilter, check_page
 
 T = TypeVar("T")
 SCHEMA = """
@@ -80,34 +80,15 @@ class SqliteCaseStore:
         row = await self._run(fetch)
         return case_from_row(row[0]) if row else None
 
-    def _filters(self, since, until, scam_type, query) -> CaseFilter:
-        return CaseFilter(since, until, scam_type, query, self.tz)
-
-    async def list(
-        self,
-        *,
-        since: Optional[date] = None,
-        until: Optional[date] = None,
-        scam_type: Optional[str] = None,
-        query: Optional[str] = None,
-        limit: int = 50,
-        offset: int = 0,
-    ) -> List[Case]:
+    async def list(self, filters: CaseFilter = NO_FILTER, *, limit: int = 50, offset: int = 0) -> List[Case]:
         check_page(limit, offset)
-        where, params = where_clause(self._filters(since, until, scam_type, query), _placeholder, "instr")
+        where, params = where_clause(filters, self.tz, _placeholder, "instr")
         sql = f"SELECT record FROM cases{where}{ORDER} LIMIT ? OFFSET ?"
         rows = await self._run(lambda: self.db.execute(sql, [*params, limit, offset]).fetchall())
         return [case_from_row(r[0]) for r in rows]
 
-    async def count(
-        self,
-        *,
-        since: Optional[date] = None,
-        until: Optional[date] = None,
-        scam_type: Optional[str] = None,
-        query: Optional[str] = None,
-    ) -> int:
-        where, params = where_clause(self._filters(since, until, scam_type, query), _placeholder, "instr")
+    async def count(self, filters: CaseFilter = NO_FILTER) -> int:
+        where, params = where_clause(filters, self.tz, _placeholder, "instr")
         row = await self._run(lambda: self.db.execute(f"SELECT count(*) FROM cases{where}", params).fetchone())
         return int(row[0])
 

@@ -47,12 +47,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.fernet import Fernet
 
 from bot.gateway.errors import ApiError
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-DEFAULT_OPERATORS_FILE = Path("var/operators.yml")
-DEFAULT_SESSION_MAX_AGE = 8 * 3600
 LOGIN_PATH = "/console/login"
 ROLES = ("operator", "outreach")
 _hasher = PasswordHasher()
@@ -170,16 +169,16 @@ class AuthConfig:
     secure_cookies: bool
 
     @classmethod
-    def from_env(cls) -> "AuthConfig":
-        secret = os.environ.get("SESSION_SECRET", "").encode()
+    def from_settings(cls, settings: Settings) -> "AuthConfig":
+        secret = settings.session_secret.encode()
         if not secret:
             log.info("SESSION_SECRET not set: sessions end when the gateway restarts")
             secret = Fernet.generate_key()
         return cls(
-            operators_file=Path(os.environ.get("OPERATORS_FILE", str(DEFAULT_OPERATORS_FILE))),
+            operators_file=settings.operators_file,
             session_secret=secret,
-            session_max_age=int(os.environ.get("SESSION_MAX_AGE", str(DEFAULT_SESSION_MAX_AGE))),
-            secure_cookies=os.environ.get("SESSION_COOKIE_SECURE", "0") == "1",
+            session_max_age=settings.session_max_age,
+            secure_cookies=settings.session_cookie_secure,
         )
 
 
@@ -297,7 +296,7 @@ async def logout(request: web.Request) -> web.StreamResponse:
 
 def setup_auth(app: web.Application, api_tokens: Iterable[str], config: Optional[AuthConfig] = None) -> None:
     """Sessions, the operator accounts, the API tokens and the login/logout routes."""
-    config = config or AuthConfig.from_env()
+    config = config or AuthConfig.from_settings(Settings())
     storage = EncryptedCookieStorage(
         Fernet(config.session_secret),
         cookie_name="fzzc_session",
@@ -331,7 +330,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     add.add_argument("--file", type=Path, default=None, help="accounts file (default: $OPERATORS_FILE or var/operators.yml)")
     args = parser.parse_args(argv)
 
-    path = args.file or Path(os.environ.get("OPERATORS_FILE", str(DEFAULT_OPERATORS_FILE)))
+    path = args.file or Settings().operators_file
     roles = [r.strip() for r in args.roles.split(",") if r.strip()]
     if not roles or set(roles) - set(ROLES):
         parser.error(f"--roles must be drawn from {','.join(ROLES)}")

@@ -7,22 +7,24 @@ The API is for desk systems: bearer token, and cases always come out masked.
 from __future__ import annotations
 
 import logging
-import os
 from datetime import date
+from functools import partial
 from typing import AsyncIterator, Mapping, Optional
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
-from bot.cases import Case, CaseDraft, CaseStore, CaseValidationError, open_case_store
+from bot.cases import Case, CaseDraft, CaseFilter, CaseValidationError, open_case_store
 from bot.cases.models import MAX_IDENTITY_CHARS
 from bot.cases.store import MAX_OFFSET
-from bot.gateway.app import KB_KEY, assess_text
 from bot.gateway.auth import require_api_token
 from bot.gateway.errors import ApiError, json_response, optional_answers, read_json_object, require_text
+from bot.gateway.keys import CASE_STORE_KEY, KB_KEY
+from bot.gateway.services import assess_text
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
-CASE_STORE_KEY = web.AppKey("case_store", CaseStore)
 CASES_PATH = "/api/v1/cases"
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -141,12 +143,12 @@ async def list_cases(request: web.Request) -> web.Response:
     since, until = _date_param(request, "since"), _date_param(request, "until")
     if since and until and since > until:
         raise ApiError(400, "'since' is after 'until'")
-    filters = {"since": since, "until": until, "scam_type": _type_param(request), "query": _query_param(request)}
+    filters = CaseFilter(since, until, _type_param(request), _query_param(request))
     limit = _int_param(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT)
     offset = _int_param(request, "offset", 0, 0, MAX_OFFSET)
     store = request.app[CASE_STORE_KEY]
-    cases = await store.list(**filters, limit=limit, offset=offset)
-    total = await store.count(**filters)
+    cases = await store.list(filters, limit=limit, offset=offset)
+    total = await store.count(filters)
     return json_response({"cases": [c.to_api() for c in cases], "total": total, "limit": limit, "offset": offset})
 
 
@@ -161,18 +163,18 @@ async def get_case(request: web.Request) -> web.Response:
 # -- set-up ------------------------------------------------------------------------------
 
 
-async def _case_store_ctx(app: web.Application) -> AsyncIterator[None]:
+async def _case_store_ctx(app: web.Application, settings: Settings) -> AsyncIterator[None]:
     """Open the store at start-up (a wrong `CASES_URL` stops the gateway there), close it at the end."""
-    store = await open_case_store(os.environ.get("CASES_URL") or None)
+    store = await open_case_store(settings.cases_url, tz=ZoneInfo(settings.cases_tz))
     app[CASE_STORE_KEY] = store
     log.info("case store: %s", type(store).__name__)
     yield
     await store.close()
 
 
-def setup_cases_api(app: web.Application) -> None:
+def setup_cases_api(app: web.Application, settings: Settings) -> None:
     """The case store (opened at start-up from `CASES_URL`) and the `/api/v1/cases` routes."""
-    app.cleanup_ctx.append(_case_store_ctx)
+    app.cleanup_ctx.append(partial(_case_store_ctx, settings=settings))
     app.router.add_post(CASES_PATH, create_case)
     app.router.add_get(CASES_PATH, list_cases)
     app.router.add_get(CASES_PATH + "/{id}", get_case)

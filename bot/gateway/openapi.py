@@ -13,8 +13,8 @@ from typing import Any, Dict
 import yaml
 from aiohttp import web
 
-from bot.gateway.app import KB_KEY
 from bot.gateway.errors import json_response
+from bot.gateway.keys import KB_KEY
 
 OPENAPI_FILE = Path(__file__).resolve().parent / "openapi.yml"
 OPENAPI_PATH = "/api/openapi.json"

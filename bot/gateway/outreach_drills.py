@@ -17,8 +17,8 @@ from urllib.parse import urlencode
 import aiohttp_jinja2
 from aiohttp import web
 
-from bot.gateway.app import KB_KEY
 from bot.gateway.errors import ApiError, json_response, read_json_object
+from bot.gateway.keys import KB_KEY
 from bot.kb import KnowledgeBase, default_kb
 from bot.outreach.quiz import (
     DEFAULT_COUNT,

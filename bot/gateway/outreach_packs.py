@@ -6,13 +6,11 @@ The sheet content comes from bot.outreach.packs; this module only adapts it to H
 from __future__ import annotations
 
 import logging
-import os
-from typing import Optional
 
 import aiohttp_jinja2
 from aiohttp import web
 
-from bot.gateway.app import KB_KEY
+from bot.gateway.keys import KB_KEY
 from bot.gateway.pdf import pdf_response
 from bot.outreach.packs import AUDIENCES, TipSheet, UnknownAudience, build_sheet, widget_url
 
@@ -23,9 +21,9 @@ PDF_SUFFIX = ".pdf"
 _BY_LABEL = {name: a.slug for a in AUDIENCES.values() for name in (a.label, a.kb_group) if name != a.slug}
 
 
-def _configured_public_url() -> str:
+def _usable_public_url(value: str) -> str:
     """PUBLIC_URL if it is a usable address; otherwise '' (each request's own host is used)."""
-    value = os.environ.get("PUBLIC_URL", "").strip()
+    value = value.strip()
     if not value:
         return ""
     try:
@@ -75,8 +73,9 @@ async def tip_sheet(request: web.Request) -> web.StreamResponse:
     return await pdf_response(html, f"fanzha-tips-{slug}.pdf", public=True)
 
 
-def setup_outreach_packs(app: web.Application, public_url: Optional[str] = None) -> None:
-    app[PUBLIC_URL_KEY] = public_url if public_url is not None else _configured_public_url()
+def setup_outreach_packs(app: web.Application, public_url: str = "") -> None:
+    """`public_url`: the settings' PUBLIC_URL ('' or an unusable one: each request's own host)."""
+    app[PUBLIC_URL_KEY] = _usable_public_url(public_url)
     app.router.add_get("/outreach", outreach_index)
     app.router.add_get("/outreach/", outreach_index)
     app.router.add_get("/outreach/packs/{name}", tip_sheet)

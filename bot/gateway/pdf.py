@@ -10,11 +10,11 @@ import asyncio
 import hashlib
 import logging
 import mimetypes
-from collections import OrderedDict
 from pathlib import Path
 from typing import Optional
 
 from aiohttp import web
+from cachetools import LRUCache
 
 log = logging.getLogger(__name__)
 SITE_STATIC_DIR = Path(__file__).resolve().parent / "static" / "site"
@@ -45,8 +45,8 @@ def html_to_pdf(html: str, base_dir: Optional[Path] = None) -> bytes:
 # Public pages (tip sheets) render the same HTML again and again, and a CJK page takes
 # 1–4 s (font subsetting), so their PDFs are kept, keyed by the HTML. Never used for cases:
 # their PDFs hold personal data that must not stay in memory.
-_PUBLIC_PDF_CACHE: "OrderedDict[str, bytes]" = OrderedDict()
 PUBLIC_PDF_CACHE_SIZE = 16
+_PUBLIC_PDF_CACHE: LRUCache = LRUCache(PUBLIC_PDF_CACHE_SIZE)
 
 
 async def _render(html: str) -> bytes:
@@ -55,13 +55,9 @@ async def _render(html: str) -> bytes:
 
 async def _render_public(html: str) -> bytes:
     key = hashlib.sha256(html.encode("utf-8")).hexdigest()
-    if key in _PUBLIC_PDF_CACHE:
-        _PUBLIC_PDF_CACHE.move_to_end(key)
-        return _PUBLIC_PDF_CACHE[key]
-    pdf = await _render(html)
-    _PUBLIC_PDF_CACHE[key] = pdf
-    while len(_PUBLIC_PDF_CACHE) > PUBLIC_PDF_CACHE_SIZE:
-        _PUBLIC_PDF_CACHE.popitem(last=False)
+    pdf = _PUBLIC_PDF_CACHE.get(key)
+    if pdf is None:
+        pdf = _PUBLIC_PDF_CACHE[key] = await _render(html)
     return pdf
 
 

@@ -6,22 +6,21 @@ HTTP and draws the charts as inline SVG on the server (no chart library, no CDN)
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, AsyncIterator, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import aiohttp_jinja2
 from aiohttp import web
 
-from bot.gateway.app import CHECK_LISTENERS, KB_KEY
 from bot.gateway.auth import login_required, require_api_token
 from bot.gateway.errors import ApiError, json_response
+from bot.gateway.keys import CHECK_LISTENERS, KB_KEY, SETTINGS_KEY, STATS_STORE_KEY
+from bot.kb import RISK_LABELS
 from bot.outreach.stats import (
     CHANNEL_NAMES,
     CHANNELS,
     RISK_LEVELS,
-    RISK_NAMES,
     SUPPRESS_BELOW,
     DateRange,
     StatsInputError,
@@ -31,7 +30,7 @@ from bot.outreach.stats import (
     iso_week,
     record_check,
     shown,
-    store_from_env,
+    store_from_settings,
     today_local,
     totals_for,
     week_dates_label,
@@ -40,7 +39,6 @@ from bot.outreach.stats import (
 )
 
 log = logging.getLogger(__name__)
-STATS_STORE_KEY = web.AppKey("stats_store", object)
 DASHBOARD_WEEKS = 12  # the dashboard opens on the last twelve weeks
 CHART_WIDTH = 640
 LABEL_WIDTH = 120
@@ -129,11 +127,11 @@ def dashboard_context(totals: Totals, rng: DateRange, names: Mapping[str, str]) 
         "total": shown(totals.total),
         "high": shown(totals.by_risk.get("high", 0)),
         "type_bars": bars([(names.get(t, t), c, "bar-type") for t, c in totals.types_by_count()]),
-        "risk_bars": bars([(RISK_NAMES[r], totals.by_risk.get(r, 0), f"bar-{r}") for r in RISK_LEVELS]),
+        "risk_bars": bars([(RISK_LABELS[r], totals.by_risk.get(r, 0), f"bar-{r}") for r in RISK_LEVELS]),
         "channel_bars": bars([(CHANNEL_NAMES[ch], totals.by_channel.get(ch, 0), "bar-channel") for ch in CHANNELS]),
         "week_bars": bars([(_week_label(w), c, "bar-week") for w, c in weeks], space=150),
         "type_rows": [(t, names.get(t, t), shown(c)) for t, c in totals.types_by_count()],
-        "risk_rows": [(RISK_NAMES[r], shown(totals.by_risk.get(r, 0))) for r in RISK_LEVELS],
+        "risk_rows": [(RISK_LABELS[r], shown(totals.by_risk.get(r, 0))) for r in RISK_LEVELS],
         "channel_rows": [(CHANNEL_NAMES[ch], shown(totals.by_channel.get(ch, 0))) for ch in CHANNELS],
         "week_rows": [(w, week_dates_label(w), shown(c)) for w, c in weeks],
     }
@@ -188,14 +186,16 @@ async def stats_csv(request: web.Request) -> web.Response:
     )
 
 
-async def _close_store(app: web.Application) -> None:
+async def _store_ctx(app: web.Application) -> AsyncIterator[None]:
+    yield
     await _store(app).close()
 
 
 def setup_stats(app: web.Application, store: Optional[StatsStore] = None) -> None:
-    app[STATS_STORE_KEY] = store or store_from_env(os.environ)
+    """`store`: the statistics store (default: the one the app's settings name)."""
+    app[STATS_STORE_KEY] = store or store_from_settings(app[SETTINGS_KEY])
     app[CHECK_LISTENERS].append(make_listener(app))
-    app.on_cleanup.append(_close_store)
+    app.cleanup_ctx.append(_store_ctx)
     app.router.add_get("/api/v1/stats", stats_api)
     app.router.add_get("/outreach/stats", stats_dashboard)
     app.router.add_get("/outreach/stats.csv", stats_csv)

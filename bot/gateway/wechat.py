@@ -14,7 +14,7 @@ signing, AES or XML:
   ``wechatpy.parse_message`` and answered with a passive ``TextReply``:
 
   * text → one chat turn with sender ``wx:<openid>`` (the same
-    ``bot.gateway.app.chat_turn`` as the widget and the JSON API); the bot's
+    ``bot.gateway.services.chat_turn`` as the widget and the JSON API); the bot's
     texts are joined into one reply; buttons become numbered options, and a
     reply of the number or the title sends the button's payload;
   * ``subscribe`` → a welcome text; other events → ``success`` (no reply);
@@ -28,7 +28,7 @@ in the background, and its answer is handed out with the resident's next
 message.  A retried MsgId joins the turn already running instead of sending the
 message to Rasa twice.
 
-Configuration comes from the environment (DESIGN.md):
+Configuration comes from the settings (bot/settings.py; environment variables, DESIGN.md):
 
 - ``WECHAT_TOKEN`` (required).  **Without it the endpoint refuses to start:**
   ``/wechat`` is not mounted at all and a warning is logged, while the rest of
@@ -43,18 +43,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, AsyncIterator, Dict, List, Mapping, Optional, Tuple
 
 from aiohttp import web
+from cachetools import LRUCache, TTLCache
 from wechatpy import parse_message
 from wechatpy.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
+
+from bot.gateway import services
+from bot.kb import RISK_LABELS
+from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,9 @@ REPLY_TIMEOUT_S = 4.5  # WeChat waits 5 s for a passive reply
 MAX_REPLY_BYTES = 2000  # WeChat's limit for a text reply is 2048 bytes (UTF-8)
 MAX_MESSAGE_CHARS = 5000  # same as the chat API
 PENDING_TTL_S = 15 * 60  # how long a late answer waits to be picked up
+# WeChat retries within ~15 s; a turn is kept a while for those retries (a turn itself
+# ends within the Rasa client's 10 s timeout).
+RETRY_WINDOW_S = 120
 MAX_TRACKED = 5000  # bound on every per-user / per-message cache
 
 WELCOME_TEXT = (
@@ -92,7 +97,6 @@ EMPTY_TEXT = "我没看懂，请换个说法再说一次。"
 LATE_PREFIX = "刚才的分析结果：\n"
 TRUNCATED_TEXT = "\n……（内容较长，没发完。拿不准请打 96110）"
 RESULT_KEYWORDS = {"结果", "結果", "查结果", "查看结果", "result"}
-RISK_NAMES = {"high": "高危", "medium": "中危", "low": "低危"}
 
 
 @dataclass
@@ -100,26 +104,25 @@ class WeChatSettings:
     token: str
     app_id: str = ""
     crypto: Optional[WeChatCrypto] = None
-    # MsgId → (started at, turn); WeChat retries a message it got no answer to
-    turns: "OrderedDict[str, Tuple[float, asyncio.Task]]" = field(default_factory=OrderedDict)
-    # openid → (started at, turn that missed the 5 s window)
-    late: "OrderedDict[str, Tuple[float, asyncio.Task]]" = field(default_factory=OrderedDict)
+    # MsgId → turn; WeChat retries a message it got no answer to
+    turns: TTLCache = field(default_factory=lambda: TTLCache(MAX_TRACKED, RETRY_WINDOW_S))
+    # openid → the turn that missed the 5 s window
+    late: TTLCache = field(default_factory=lambda: TTLCache(MAX_TRACKED, PENDING_TTL_S))
     # openid → the buttons of the last reply (so "1" or "是" sends the payload)
-    buttons: "OrderedDict[str, List[Dict[str, str]]]" = field(default_factory=OrderedDict)
+    buttons: LRUCache = field(default_factory=lambda: LRUCache(MAX_TRACKED))
 
 
 WECHAT_KEY = web.AppKey("wechat", WeChatSettings)
 
 
-def settings_from_env(env: Optional[Dict[str, str]] = None) -> Optional[WeChatSettings]:
+def connector_settings(settings: Settings) -> Optional[WeChatSettings]:
     """The connector's settings, or None (with a log line) when it must not start."""
-    env = os.environ if env is None else env
-    token = env.get("WECHAT_TOKEN", "").strip()
+    token = settings.wechat_token.strip()
     if not token:
         log.warning("WECHAT_TOKEN is not set: the WeChat endpoint %s is not mounted", WECHAT_PATH)
         return None
-    aes_key = env.get("WECHAT_ENCODING_AES_KEY", "").strip()
-    app_id = env.get("WECHAT_APP_ID", "").strip()
+    aes_key = settings.wechat_encoding_aes_key.strip()
+    app_id = settings.wechat_app_id.strip()
     crypto = None
     if aes_key:
         if not app_id:
@@ -133,22 +136,29 @@ def settings_from_env(env: Optional[Dict[str, str]] = None) -> Optional[WeChatSe
     return WeChatSettings(token=token, app_id=app_id, crypto=crypto)
 
 
-def setup_wechat(app: web.Application, env: Optional[Dict[str, str]] = None) -> bool:
+def settings_from_env(env: Mapping[str, str]) -> Optional[WeChatSettings]:
+    """`connector_settings` from a mapping of environment variables (not os.environ)."""
+    return connector_settings(Settings.from_env(env))
+
+
+def setup_wechat(app: web.Application, settings: Settings) -> bool:
     """Mount ``/wechat`` if ``WECHAT_TOKEN`` is set; return whether it was mounted."""
-    settings = settings_from_env(env)
-    if settings is None:
+    connector = connector_settings(settings)
+    if connector is None:
         return False
-    app[WECHAT_KEY] = settings
+    app[WECHAT_KEY] = connector
     app.router.add_get(WECHAT_PATH, verify_endpoint)
     app.router.add_post(WECHAT_PATH, message_endpoint)
-    app.on_shutdown.append(_cancel_turns)
-    log.info("WeChat endpoint mounted at %s (安全模式 %s)", WECHAT_PATH, "on" if settings.crypto else "off")
+    app.cleanup_ctx.append(_turns_ctx)
+    log.info("WeChat endpoint mounted at %s (安全模式 %s)", WECHAT_PATH, "on" if connector.crypto else "off")
     return True
 
 
-async def _cancel_turns(app: web.Application) -> None:
+async def _turns_ctx(app: web.Application) -> AsyncIterator[None]:
+    """At the end: cancel the turns still running."""
+    yield
     settings = app[WECHAT_KEY]
-    tasks = [task for _, task in settings.turns.values()] + [task for _, task in settings.late.values()]
+    tasks = list(settings.turns.values()) + list(settings.late.values())
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
@@ -240,14 +250,13 @@ async def _answer(app: web.Application, message: Any) -> Optional[str]:
 
 async def _text_turn(app: web.Application, openid: str, content: str, msg_id: str) -> str:
     settings = app[WECHAT_KEY]
-    _prune(settings)
+    _cancel_expired(settings)
     known = settings.turns.get(msg_id) if msg_id else None
     if known is not None:  # WeChat retrying a message it got no answer to: join that turn
-        return await _await_turn(settings, openid, known[1], [])
+        return await _await_turn(settings, openid, known, [])
     parts: List[str] = []
-    late = settings.late.get(openid)
-    if late is not None:
-        task = late[1]
+    task = settings.late.get(openid)
+    if task is not None:
         if not task.done():
             return SLOW_TEXT if content in RESULT_KEYWORDS else STILL_BUSY_TEXT
         del settings.late[openid]
@@ -257,8 +266,7 @@ async def _text_turn(app: web.Application, openid: str, content: str, msg_id: st
     message = _payload_for(settings, openid, content)
     task = asyncio.ensure_future(_run_turn(app, "wx:" + openid, message))
     if msg_id:
-        settings.turns[msg_id] = (time.monotonic(), task)
-        _bound(settings.turns)
+        settings.turns[msg_id] = task
     return await _await_turn(settings, openid, task, parts)
 
 
@@ -268,22 +276,19 @@ async def _await_turn(settings: WeChatSettings, openid: str, task: "asyncio.Task
         await asyncio.wait_for(asyncio.shield(task), timeout=REPLY_TIMEOUT_S)
     except asyncio.TimeoutError:
         if not task.done():
-            settings.late[openid] = (time.monotonic(), task)
-            _bound(settings.late)
+            settings.late[openid] = task
             parts.append(SLOW_TEXT)
             return "\n\n".join(parts)
     except Exception:
         pass  # the turn's own error; _turn_text says it politely
-    if openid in settings.late and settings.late[openid][1] is task:
+    if settings.late.get(openid) is task:
         del settings.late[openid]
     parts.append(_turn_text(settings, openid, task))
     return "\n\n".join(parts)
 
 
 async def _run_turn(app: web.Application, sender: str, message: str) -> List[Dict[str, Any]]:
-    from bot.gateway import app as gateway  # late import: app.py imports this module
-
-    return await gateway.chat_turn(app, sender, message, "wechat")
+    return await services.chat_turn(app, sender, message, "wechat")
 
 
 def _turn_text(settings: WeChatSettings, openid: str, task: "asyncio.Task") -> str:
@@ -323,8 +328,6 @@ def render_messages(
     if settings is not None and openid:
         if buttons:
             settings.buttons[openid] = buttons
-            settings.buttons.move_to_end(openid)
-            _bound(settings.buttons)
         else:
             settings.buttons.pop(openid, None)
     return "\n\n".join(texts) or EMPTY_TEXT
@@ -344,7 +347,7 @@ def _payload_for(settings: WeChatSettings, openid: str, content: str) -> str:
 def verdict_text(verdict: Dict[str, Any]) -> str:
     """A verdict (the /api/v1/assess shape) as plain text, for channels without cards."""
     lines: List[str] = []
-    risk = RISK_NAMES.get(str(verdict.get("risk_level", "")), "")
+    risk = RISK_LABELS.get(str(verdict.get("risk_level", "")), "")
     name = str(verdict.get("scam_name") or "")
     head = " · ".join(x for x in (risk, name) if x)
     if head:
@@ -381,18 +384,9 @@ def _fit(text: str) -> str:
     return cut + TRUNCATED_TEXT
 
 
-def _bound(cache: "OrderedDict") -> None:
-    while len(cache) > MAX_TRACKED:
-        cache.popitem(last=False)
-
-
-def _prune(settings: WeChatSettings) -> None:
-    """Forget old finished turns and late answers nobody came back for."""
-    now = time.monotonic()
-    # WeChat retries within ~15 s; a finished turn is kept a while for those retries.
-    for msg_id in [k for k, (at, t) in settings.turns.items() if t.done() and now - at > 120]:
-        del settings.turns[msg_id]
-    for openid in [k for k, (at, _) in settings.late.items() if now - at > PENDING_TTL_S]:
-        _, task = settings.late.pop(openid)
+def _cancel_expired(settings: WeChatSettings) -> None:
+    """Late answers nobody came back for: stop their turns if they still run."""
+    for _, task in settings.late.expire():
         if not task.done():
             task.cancel()
+    settings.turns.expire()

@@ -19,9 +19,12 @@ put the bot's text on the page with ``textContent`` only.
 """
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from aiohttp import web
+
+from bot.kb import RISK_LABELS
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 INDEX_FILE = STATIC_DIR / "index.html"
@@ -57,6 +60,14 @@ async def _asset_headers(request: web.Request, response: web.StreamResponse) -> 
             response.headers.setdefault("Access-Control-Allow-Origin", "*")
 
 
+# The risk levels' names, from the one place they are written (bot.kb.RISK_LABELS).
+RISK_LABELS_JS = f"window.FZZC_RISK_LABELS = {json.dumps(RISK_LABELS, ensure_ascii=False)};\n"
+
+
+async def risk_labels_script(request: web.Request) -> web.Response:
+    return web.Response(text=RISK_LABELS_JS, content_type="application/javascript", charset="utf-8")
+
+
 async def widget_dir(request: web.Request) -> web.Response:
     raise web.HTTPFound("../")
 
@@ -65,5 +76,6 @@ def setup_widget(app: web.Application) -> None:
     """Serve the widget at ``/`` and its assets under ``/widget/``."""
     app.router.add_get("/", widget_page)
     app.router.add_get("/widget/", widget_dir)
+    app.router.add_get("/widget/risk-labels.js", risk_labels_script)
     app.router.add_static("/widget/", STATIC_DIR, show_index=False, follow_symlinks=False)
     app.on_response_prepare.append(_asset_headers)

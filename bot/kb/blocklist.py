@@ -1,19 +1,17 @@
 """A local blocklist and allowlist of numbers, domains and accounts.
 
-- Kept in Redis when `REDIS_URL` is set (hashes `<prefix>block` / `<prefix>allow`, field
-  `<kind>:<value>`, prefix `BLOCKLIST_PREFIX`, default `fanzha:blocklist:`), in the
-  process otherwise (loaded from and saved to the CSV file `BLOCKLIST_FILE`, default
-  var/blocklist.csv, when it exists).
-- Official numbers are always allowlisted (built in, not stored): 110, 96110, 12381, the
-  other hotlines of the knowledge base and its banks' customer-service numbers.
+- `RedisBlocklist` (hashes `<prefix>block` / `<prefix>allow`, field `<kind>:<value>`) or
+  `InMemoryBlocklist` (loaded from and saved to a CSV file when it exists); which one a
+  process uses is decided by its settings (bot.runtime.blocklist: `REDIS_URL`,
+  `BLOCKLIST_FILE`, `BLOCKLIST_PREFIX`).
+- Official numbers are always allowlisted (built in, not stored): the knowledge base's
+  hotlines (110, 96110, 12381 …), its other official numbers and its banks' numbers.
 - Kinds: `phone`, `domain`, `account` (bank card, QQ, WeChat id, payment account); the
   indicator kinds url / bank_card / qq / wechat_id are accepted as aliases.  An indicator
   of kind url is checked by its host and the host's parent domains.
 
-CLI (CSV columns `list,kind,value,note`, list = block | allow):
-
-    python -m bot.kb.blocklist import FILE.csv
-    python -m bot.kb.blocklist export FILE.csv
+CSV files have the columns `list,kind,value,note` (list = block | allow); the command
+line is `python -m bot.runtime.blocklist {import|export} FILE.csv`.
 """
 from __future__ import annotations
 
@@ -21,8 +19,6 @@ import csv
 import io
 import json
 import logging
-import os
-import sys
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
@@ -30,6 +26,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Dict, Iterable, Iterator, List, Optional, Tuple
 
+from bot.kb.extraction.hosts import url_host
+from bot.kb.extraction.phones import canonical_phone
 from bot.kb.results import Indicator
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -41,17 +39,6 @@ LISTS = ("block", "allow")
 KINDS = ("phone", "domain", "account")
 CSV_COLUMNS = ["list", "kind", "value", "note"]
 DEFAULT_PREFIX = "fanzha:blocklist:"
-DEFAULT_FILE = Path(__file__).resolve().parents[2] / "var" / "blocklist.csv"
-# Numbers that are official whatever the KB says (name shown when verifying).
-OFFICIAL_NUMBERS = {
-    "110": "报警电话",
-    "96110": "全国反诈预警劝阻专线",
-    "12381": "工信部涉诈预警劝阻短信号码",
-    "12321": "网络不良与垃圾信息举报受理中心",
-    "120": "急救电话",
-    "119": "火警电话",
-    "122": "交通事故报警电话",
-}
 INDICATOR_LIST_KIND = {"phone": "phone", "url": "domain", "bank_card": "account", "qq": "account", "wechat_id": "account"}
 
 
@@ -76,8 +63,6 @@ class ListEntry:
 
 def canonical(kind: str, value: str) -> str:
     """The stored form: phones in E.164, hosts without www., accounts without separators."""
-    from bot.kb.indicators import canonical_phone, url_host
-
     value = (value or "").strip()
     if kind == "phone":
         return canonical_phone(value)
@@ -261,7 +246,7 @@ class RedisBlocklist(Blocklist):
 
     def _fetch(self, list_name, keys):
         values = self.redis.hmget(self._key(list_name), [f"{k}:{v}" for k, v in keys])
-        result = []
+        result: List[Optional[ListEntry]] = []
         for (kind, value), raw in zip(keys, values):
             if raw is None:
                 result.append(None)
@@ -317,22 +302,8 @@ def _make_entry(list_name: str, kind: str, value: str, note: str = "", builtin: 
 
 
 def _builtin_entries(kb: Optional["KnowledgeBase"]) -> Dict[Tuple[str, str], ListEntry]:
-    if kb is None:
-        try:
-            from bot.kb import default_kb
-
-            kb = default_kb()
-        except Exception as err:
-            logger.warning("blocklist: knowledge base not loaded (%s); built-in numbers only", err)
-    numbers = dict(OFFICIAL_NUMBERS)
-    if kb is not None:
-        for hotline in kb.hotlines.values():
-            if hotline.number:
-                numbers.setdefault(hotline.number, hotline.name)
-        for bank in kb.banks:
-            numbers[bank.number] = f"{bank.name}客服"
     entries = {}
-    for number, name in numbers.items():
+    for number, name in (kb.official_numbers() if kb is not None else {}).items():
         entry = _make_entry("allow", "phone", number, name, builtin=True)
         entries[(entry.kind, entry.value)] = entry
     return entries
@@ -392,72 +363,3 @@ def read_csv(path: Path | str) -> List[ListEntry]:
         shown = problems[:20] + ([f"… and {len(problems) - 20} more"] if len(problems) > 20 else [])
         raise BlocklistError("\n".join(shown))
     return entries
-
-
-# -- the process-wide list -------------------------------------------------------------------------
-
-_default: Optional[Blocklist] = None
-_default_lock = threading.Lock()
-
-
-def create_blocklist(kb=None) -> Blocklist:
-    """Redis when REDIS_URL is set, otherwise in-process (backed by BLOCKLIST_FILE)."""
-    url = os.environ.get("REDIS_URL")
-    if url:
-        return RedisBlocklist.from_url(url, os.environ.get("BLOCKLIST_PREFIX", DEFAULT_PREFIX), kb)
-    return InMemoryBlocklist(os.environ.get("BLOCKLIST_FILE") or DEFAULT_FILE, kb)
-
-
-def get_blocklist() -> Blocklist:
-    global _default
-    if _default is None:
-        with _default_lock:
-            if _default is None:
-                _default = create_blocklist()
-    return _default
-
-
-def reset_blocklist() -> None:
-    global _default
-    with _default_lock:
-        _default = None
-
-
-# -- CLI ---------------------------------------------------------------------------------------------
-
-USAGE = "usage: python -m bot.kb.blocklist {import|export} FILE.csv"
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if len(argv) != 2 or argv[0] not in ("import", "export"):
-        print(USAGE, file=sys.stderr)
-        return 2
-    command, file = argv
-    where = f"Redis ({os.environ['REDIS_URL']})" if os.environ.get("REDIS_URL") else (
-        f"local file {os.environ.get('BLOCKLIST_FILE') or DEFAULT_FILE}"
-    )
-    try:
-        store = create_blocklist()
-        if command == "import":
-            count = store.import_csv(file)
-            if isinstance(store, InMemoryBlocklist):
-                store.save()
-            print(f"imported {count} entries from {file} into {where}")
-        else:
-            count = store.export_csv(file)
-            print(f"exported {count} entries from {where} to {file}")
-    except BlocklistError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    except OSError as err:
-        print(f"error: {file}: {err.strerror or err}", file=sys.stderr)
-        return 1
-    except Exception as err:  # redis connection errors and the like
-        print(f"error: {where}: {err}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

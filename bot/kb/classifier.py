@@ -7,7 +7,7 @@ scam told in words that fit no single type still counts as a scam.
 
 P(scam) is moved so that `scam_threshold` maps to 0.5: a text the raw model scores at the
 threshold counts as even odds. The threshold trades recall against false alarms and is
-chosen on the held-out dev set and own-data cross-validation (`python -m bot.evaluation
+chosen on the held-out dev set and own-data cross-validation (`python -m bot.quality.evaluation
 --fast --tune`), never on the external evaluation file.
 
 Why this and not DIET or a ResponseSelector: it trains in seconds on the project's few
@@ -21,29 +21,34 @@ import math
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Sequence
-
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.multiclass import OneVsRestClassifier
+from typing import TYPE_CHECKING, Dict, List, Sequence
 
 from bot.kb.text import normalize
+
+if TYPE_CHECKING:  # pragma: no cover - scikit-learn is imported only to train
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multiclass import OneVsRestClassifier
 
 BENIGN = "none"
 # Weak regularisation suits sparse character n-grams (own-data CV: C=20 ≥ C=5).
 REGULARISATION_C = 20.0
 NGRAM_RANGE = (1, 3)
 # Raw P(scam) that counts as even odds; below 0.5 favours recall. Chosen on the dev set
-# and own-data CV for fraud recall with few false alarms (see bot.evaluation --tune).
+# and own-data CV for fraud recall with few false alarms (see bot.quality.evaluation --tune).
 SCAM_THRESHOLD = 0.5
 
 
-def _logistic_regression() -> LogisticRegression:
+def _logistic_regression() -> "LogisticRegression":
+    from sklearn.linear_model import LogisticRegression
+
     # liblinear: the same optimum as lbfgs on this data, about 10× faster to fit.
     return LogisticRegression(C=REGULARISATION_C, class_weight="balanced", solver="liblinear")
 
 
-def _type_model() -> OneVsRestClassifier:
+def _type_model() -> "OneVsRestClassifier":
+    from sklearn.multiclass import OneVsRestClassifier
+
     # One-vs-rest: own-data CV and dev-set scores equal to the multinomial model's,
     # and it trains in seconds rather than a minute (21 classes, ~130k features).
     return OneVsRestClassifier(_logistic_regression())
@@ -61,9 +66,9 @@ def shift_probability(p: float, threshold: float) -> float:
 
 @dataclass
 class ScamTextClassifier:
-    vectorizer: TfidfVectorizer
-    is_scam: LogisticRegression
-    scam_type: OneVsRestClassifier
+    vectorizer: "TfidfVectorizer"
+    is_scam: "LogisticRegression"
+    scam_type: "OneVsRestClassifier"
     scam_threshold: float = SCAM_THRESHOLD
 
     @classmethod
@@ -75,6 +80,8 @@ class ScamTextClassifier:
             raise ValueError(
                 f"the scam-type classifier needs '{BENIGN}' examples and at least two scam types"
             )
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
         vectorizer = TfidfVectorizer(
             analyzer="char_wb", ngram_range=NGRAM_RANGE, sublinear_tf=True, lowercase=True
         )

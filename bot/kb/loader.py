@@ -15,8 +15,11 @@ from bot.kb.models import (
     NON_SCAM_TYPES,
     Bank,
     CommonFile,
+    FaqFile,
     Hotline,
     HotlinesFile,
+    LexiconsFile,
+    OtherNumber,
     Question,
     RedFlag,
     ScamType,
@@ -40,12 +43,12 @@ class KnowledgeBase:
     hotlines: Dict[str, Hotline]
     banks: List[Bank]
     common: CommonFile
+    lexicons: LexiconsFile
+    faq: FaqFile
+    other_numbers: List[OtherNumber] = field(default_factory=list)
     source_files: Dict[str, Path] = field(default_factory=dict)
 
     # -- look-ups ---------------------------------------------------------
-    def scam_type(self, type_id: str) -> ScamType:
-        return self.scam_types[type_id]
-
     @property
     def scam_type_ids(self) -> List[str]:
         """Ids of real scam types (without `none` and `unknown`)."""
@@ -101,7 +104,37 @@ class KnowledgeBase:
         return list(scam.red_flags) + [self.red_flags[i][1] for i in scam.common_red_flags]
 
     def banks_named_in(self, text: str) -> List[Bank]:
+        """The banks a (normalised) text names: the one rule for "which bank was named"."""
         return [b for b in self.banks if any(n in text for n in [b.name, *b.aliases])]
+
+    @cached_property
+    def police_words(self) -> re.Pattern:
+        """An organisation named in the text that claims to be the police (lexicons.yml)."""
+        return re.compile("|".join(map(re.escape, self.lexicons.police_words)))
+
+    @cached_property
+    def bank_words(self) -> re.Pattern:
+        return re.compile("|".join(map(re.escape, self.lexicons.bank_words)))
+
+    @cached_property
+    def brands(self) -> List[Tuple[str, str, Tuple[str, ...], bool]]:
+        """(key, name, official domains, imitated?) of lexicons.yml, bank names resolved."""
+        bank_names = {b.id: b.name for b in self.banks}
+        return [
+            (b.key, b.name or bank_names[b.bank or ""], tuple(b.domains), b.lookalikes)
+            for b in self.lexicons.brands
+        ]
+
+    def official_numbers(self, with_other_numbers: bool = True) -> Dict[str, str]:
+        """Every number the KB knows as official → whose it is (the allowlist's built-ins).
+
+        `with_other_numbers` False leaves out 120, 119 … (hotlines.yml `other_numbers`):
+        for finding numbers in free text, where "120元" is an amount.
+        """
+        numbers = {n.number: n.name for n in self.other_numbers} if with_other_numbers else {}
+        numbers.update({h.number: h.name for h in self.hotlines.values() if h.number})
+        numbers.update({b.number: f"{b.name}客服" for b in self.banks})
+        return numbers
 
     def vocabulary(self) -> List[str]:
         """Domain terms for the jieba user dictionary."""
@@ -150,15 +183,27 @@ def _check_references(kb: KnowledgeBase) -> None:
         for i, ref in enumerate(scam.hotlines):
             if ref not in kb.hotlines:
                 raise KnowledgeBaseError(f"{src}: hotlines.{i}: unknown hotline {ref!r}")
+    bank_ids = {b.id for b in kb.banks}
+    for i, brand in enumerate(kb.lexicons.brands):
+        if brand.bank is not None and brand.bank not in bank_ids:
+            raise KnowledgeBaseError(
+                f"{kb.source_files['lexicons']}: brands.{i}.bank: unknown bank {brand.bank!r} "
+                f"(not among the banks of {kb.source_files['hotlines']})"
+            )
 
 
 def load_kb(kb_dir: Path | str = DEFAULT_KB_DIR) -> KnowledgeBase:
     kb_dir = Path(kb_dir)
     hotlines_path, common_path = kb_dir / "hotlines.yml", kb_dir / "common.yml"
+    lexicons_path, faq_path = kb_dir / "lexicons.yml", kb_dir / "faq.yml"
     hotlines_file = _load_file(hotlines_path, HotlinesFile)
     common = _load_file(common_path, CommonFile)
+    lexicons = _load_file(lexicons_path, LexiconsFile)
+    faq = _load_file(faq_path, FaqFile)
     scam_types: Dict[str, ScamType] = {}
-    sources: Dict[str, Path] = {"common": common_path, "hotlines": hotlines_path}
+    sources: Dict[str, Path] = {
+        "common": common_path, "hotlines": hotlines_path, "lexicons": lexicons_path, "faq": faq_path,
+    }
     type_files = sorted((kb_dir / "scam_types").glob("*.yml"))
     if not type_files:
         raise KnowledgeBaseError(f"{kb_dir / 'scam_types'}: no scam type files found")
@@ -180,6 +225,9 @@ def load_kb(kb_dir: Path | str = DEFAULT_KB_DIR) -> KnowledgeBase:
         hotlines={h.id: h for h in hotlines_file.hotlines},
         banks=list(hotlines_file.banks),
         common=common,
+        lexicons=lexicons,
+        faq=faq,
+        other_numbers=list(hotlines_file.other_numbers),
         source_files=sources,
     )
     _check_references(kb)

@@ -6,13 +6,16 @@ name into an error instead of a silently ignored key.
 from __future__ import annotations
 
 import re
-from typing import List, Literal, Optional
+from typing import List, Literal, Optional, Tuple
 
 from pydantic import Field, validator
 
 from bot.kb.yaml_io import StrictModel
 
 RiskLevel = Literal["high", "medium", "low"]
+# The one place the levels are named (chat, console, WeChat, statistics, the widget via
+# /widget/risk-labels.js).
+RISK_LABELS = {"high": "高危", "medium": "中危", "low": "低危"}
 TargetGroup = Literal["老年人", "家长", "学生", "all"]
 ID_PATTERN = r"^[a-z][a-z0-9_]*$"
 
@@ -75,6 +78,15 @@ class Hotline(StrictModel):
     number: Optional[str]
     when: str
     kind: Literal["emergency", "anti_fraud", "report", "app"]
+    # Said when the number shows up in what a resident pasted (96110 calling is a real warning).
+    contacts_you: Optional[str] = None
+
+
+class OtherNumber(StrictModel):
+    """An official number that is no hotline of ours but always on the allowlist (120, 119 …)."""
+
+    number: str = Field(regex=r"^\d{3,6}$")
+    name: str
 
 
 class Bank(StrictModel):
@@ -86,12 +98,22 @@ class Bank(StrictModel):
 
 class HotlinesFile(StrictModel):
     hotlines: List[Hotline] = Field(min_items=1)
+    other_numbers: List[OtherNumber] = Field(default_factory=list)
     banks: List[Bank] = Field(default_factory=list)
 
 
-class LossChecklist(StrictModel):
-    """What the operator walks the caller through once money has moved (console, issue 6)."""
+LossStepKind = Literal["police", "bank", "evidence", "recovery_warning", "credentials", "remote_app"]
 
+
+class LossStep(StrictModel):
+    step: LossStepKind
+    text: str = Field(min_length=4)
+
+
+class LossChecklist(StrictModel):
+    """What to do once money has moved: residents' lines and the operator's (console) words."""
+
+    for_residents: List[LossStep] = Field(min_items=2)
     title: str = Field(min_length=4)
     police: str = Field(min_length=4)
     bank_named: str  # the bank is known: `{bank}` and `{number}` are filled in
@@ -99,6 +121,14 @@ class LossChecklist(StrictModel):
     evidence_title: str = Field(min_length=2)
     evidence: List[str] = Field(min_items=1)
     recovery_warning: str = Field(min_length=4)
+
+    @validator("for_residents")
+    def _police_and_bank_once(cls, steps: List[LossStep]) -> List[LossStep]:
+        required: Tuple[LossStepKind, ...] = ("police", "bank")
+        for kind in required:
+            if [s.step for s in steps].count(kind) != 1:
+                raise ValueError(f"must hold exactly one step {kind!r}")
+        return steps
 
     @validator("bank_named")
     def _names_bank_and_number(cls, value: str) -> str:
@@ -115,7 +145,6 @@ class CommonFile(StrictModel):
     loss_patterns: List[str] = Field(min_items=1)
     # Spans where a loss pattern is not money sent to a scammer (bills, "如果已经转了").
     loss_exclude_patterns: List[str] = Field(default_factory=list)
-    loss_advice: List[str] = Field(min_items=1)
     loss_checklist: LossChecklist
     general_advice: List[str] = Field(min_items=1)
     safe_advice: List[str] = Field(min_items=1)
@@ -123,6 +152,68 @@ class CommonFile(StrictModel):
     _valid_patterns = validator(
         "warning_patterns", "loss_patterns", "loss_exclude_patterns", allow_reuse=True
     )(_compile_all)
+
+
+def _words(words: List[str]) -> List[str]:
+    if any(not w.strip() for w in words):
+        raise ValueError("empty word")
+    return words
+
+
+class Brand(StrictModel):
+    """A brand whose look-alike domains give a phishing link away."""
+
+    key: str = Field(regex=r"^[a-z0-9][a-z0-9\-]*$")  # looked for in a link's host
+    bank: Optional[str] = None  # a bank id of hotlines.yml (its name comes from there) …
+    name: Optional[str] = None  # … or the brand's own name
+    domains: List[str] = Field(min_items=1)  # official domains; the first is shown
+    lookalikes: bool = True  # False: only recognised as official, never as imitated
+
+    @validator("name", always=True)
+    def _bank_or_name(cls, name: Optional[str], values: dict) -> Optional[str]:
+        if bool(name) == bool(values.get("bank")):
+            raise ValueError("give either `bank` (an id from hotlines.yml) or `name`")
+        return name
+
+
+class LexiconsFile(StrictModel):
+    """data/kb/lexicons.yml: the word lists of indicator extraction and its red flags."""
+
+    police_words: List[str] = Field(min_items=1)
+    bank_words: List[str] = Field(min_items=1)
+    url_shorteners: List[str] = Field(min_items=1)
+    brands: List[Brand] = Field(min_items=1)
+    remote_control_apps: List[str] = Field(min_items=1)
+    meeting_apps: List[str] = Field(min_items=1)
+    organizations: List[str] = Field(min_items=1)
+    apps: List[str] = Field(min_items=1)
+    short_forced: List[str] = Field(default_factory=list)
+    not_organizations: List[str] = Field(default_factory=list)
+    org_suffixes: List[str] = Field(default_factory=list)
+    place_names: List[str] = Field(default_factory=list)
+    not_places: List[str] = Field(default_factory=list)
+
+    _no_empty_words = validator(
+        "police_words", "bank_words", "url_shorteners", "remote_control_apps", "meeting_apps",
+        "organizations", "apps", "short_forced", "not_organizations", "org_suffixes",
+        "place_names", "not_places", allow_reuse=True, each_item=False,
+    )(_words)
+
+
+class VerifyWho(StrictModel):
+    """Who a resident may want to verify: a scam type whose verify_tip answers, or `bank`."""
+
+    key: str = Field(regex=ID_PATTERN)
+    words: List[str] = Field(min_items=1)
+
+    _no_empty_words = validator("words", allow_reuse=True)(_words)
+
+
+class FaqFile(StrictModel):
+    """data/kb/faq.yml. Types a smaller KB does not have are skipped, so it can share the file."""
+
+    menu_types: List[str] = Field(min_items=1)  # offered as buttons, most reported first
+    verify_who: List[VerifyWho] = Field(min_items=1)
 
 
 # Types that are not scams: they carry no diagnostic questions of their own.

@@ -1,7 +1,7 @@
 """Value objects produced by the verdict engine and shared by every front end."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Optional
 
 INDICATOR_KINDS = (
@@ -17,6 +17,10 @@ class Indicator:
     value: str
     start: int
     end: int
+    # Its blocklist status once the verdict engine looked it up: "block", "allow" or ""
+    # (on neither list); None before. `list_note` is the entry's note.
+    listed: Optional[str] = field(default=None, compare=False)
+    list_note: str = field(default="", compare=False)
 
     def to_api(self) -> dict:
         return {"kind": self.kind, "value": self.value}

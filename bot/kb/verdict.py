@@ -6,8 +6,11 @@ all get the same verdict for the same text:
 - `text`: what the resident wrote (any script; normalised here);
 - `ranking`: the scam-type classifier's probabilities (`scam_ranking` in Rasa's parse
   result); without it the knowledge base's red flags alone decide;
-- `entities`: Rasa's entities for the text (indicators), extracted here when absent;
-- `answers`: diagnostic question id → True (是) / False (不是); unknown ids are ignored.
+- `entities`: Rasa's entities for the text (indicators); when they hold none, `extractor`
+  (the spaCy pipeline a process loads at start-up, bot.runtime) reads the text, or
+  without one the pure-regex extractor;
+- `answers`: diagnostic question id → True (是) / False (不是); unknown ids are ignored;
+- `blocklist`: the process's block/allowlist (without one: the KB's official numbers).
 
 How the type is chosen: the classifier's probability for each type is combined in
 log-space with the weight of that type's red flags found in the text and of the
@@ -21,15 +24,18 @@ import re
 from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from bot.kb.blocklist import Blocklist, get_blocklist
-from bot.kb.indicators import (
+from bot.kb.blocklist import Blocklist, builtin_allowlist
+from bot.kb.extraction.entities import Extractor, indicators_from_entities
+from bot.kb.extraction.red_flags import (
     indicator_advice,
     indicator_red_flags,
-    indicators_from_entities,
     merge_red_flags,
+    with_list_status,
 )
+from bot.kb.extraction.regex_extractor import RegexExtractor
 from bot.kb.loader import KnowledgeBase
-from bot.kb.models import NON_SCAM_TYPES, Hotline, Question
+from bot.kb.loss import loss_steps
+from bot.kb.models import NON_SCAM_TYPES, Bank, Hotline, Question
 from bot.kb.results import Indicator, RedFlagHit
 from bot.kb.text import normalize
 
@@ -47,7 +53,7 @@ class DecisionConstants:
 
 
 # Chosen by own-data cross-validation and the held-out dev set (data/dev) with
-# `python -m bot.evaluation --fast --tune`, never on the external evaluation file.
+# `python -m bot.quality.evaluation --fast --tune`, never on the external evaluation file.
 DECISION = DecisionConstants(flag_evidence=0.3, none_penalty=0.8, min_type_confidence=0.15)
 
 # Risk points → level; base points come from the type's `base_risk`.
@@ -83,6 +89,10 @@ class Verdict:
     questions: List[Question]
     money_lost: bool = False
     answers: Dict[str, bool] = field(default_factory=dict)
+    # The banks the text names (their numbers go to the hotlines and the loss checklist).
+    banks: List[Bank] = field(default_factory=list)
+    # Question ids (of any type) the text already answers: a red flag they name was found.
+    implied: List[str] = field(default_factory=list)
 
     def to_api(self) -> dict:
         """The `/api/v1/assess` response body (DESIGN contract)."""
@@ -176,6 +186,18 @@ def _money_lost_in(kb: KnowledgeBase, norm: str, warnings: Sequence[Span]) -> bo
 # -- type ranking ----------------------------------------------------------------
 
 
+def answer_weight(question: Question, yes: bool) -> float:
+    """What one answer adds (a "no" counts half, the other way); `if_yes: lower` flips it."""
+    direction = 1 if question.if_yes == "raise" else -1
+    return (question.weight if yes else -question.weight / 2) * direction
+
+
+def implied_questions(kb: KnowledgeBase, hit_ids: Iterable[str]) -> List[str]:
+    """Question ids (of any type) the text already answers: it shows a red flag they name."""
+    found = set(hit_ids)
+    return [qid for qid, (_, q) in kb.questions.items() if found & set(q.red_flags)]
+
+
 def _evidence_by_type(
     kb: KnowledgeBase, hits: Iterable[RedFlagHit], answers: Mapping[str, bool]
 ) -> Dict[str, float]:
@@ -185,8 +207,7 @@ def _evidence_by_type(
             evidence[hit.scam_type] += hit.weight
     for qid, yes in answers.items():
         owner, question = kb.questions[qid]
-        direction = 1 if question.if_yes == "raise" else -1
-        evidence[owner] += (question.weight if yes else -question.weight / 2) * direction
+        evidence[owner] += answer_weight(question, yes)
     return evidence
 
 
@@ -256,16 +277,28 @@ class TextEvidence:
     money_lost: bool
 
 
+_regex_extractors: Dict[int, RegexExtractor] = {}
+
+
+def default_extractor(kb: KnowledgeBase) -> Extractor:
+    """The pure-regex extractor for `kb`, when a caller hands in none (made once per KB)."""
+    if id(kb) not in _regex_extractors:
+        _regex_extractors[id(kb)] = RegexExtractor(kb)
+    return _regex_extractors[id(kb)]
+
+
 def text_evidence(
     kb: KnowledgeBase,
     text: str,
     entities: Optional[Sequence[Mapping]] = None,
     blocklist: Optional[Blocklist] = None,
+    extractor: Optional[Extractor] = None,
 ) -> TextEvidence:
     # Rasa's entities come from the same spaCy pipeline; without any, the text is
     # extracted here (inside indicators_from_entities), once.
-    indicators = indicators_from_entities(entities or [], text)
-    store = blocklist if blocklist is not None else get_blocklist()
+    extract = extractor if extractor is not None else default_extractor(kb)
+    store = blocklist if blocklist is not None else builtin_allowlist(kb)
+    indicators = with_list_status(indicators_from_entities(entities or [], text, extract), store)
     norm = normalize(text)
     warnings = warning_spans(kb, norm)
     # Indicators named inside a warning ("陌生人让您下载腾讯会议……都是诈骗") raise no flag.
@@ -284,9 +317,7 @@ def _answer_points(kb: KnowledgeBase, answers: Mapping[str, bool], implied: Iter
     for qid, yes in answers.items():
         if qid in implied:
             continue  # already counted through the red flag that implies it
-        question = kb.questions[qid][1]
-        sign = 1 if question.if_yes == "raise" else -1
-        points += sign * (question.weight if yes else -question.weight / 2)
+        points += answer_weight(kb.questions[qid][1], yes)
     return points
 
 
@@ -303,9 +334,10 @@ def _risk_level(points: float, scam_type: str, money_lost: bool) -> str:
 # -- advice and referrals -----------------------------------------------------------
 
 
-def _advice(kb: KnowledgeBase, scam_type: str, money_lost: bool) -> List[str]:
+def _advice(kb: KnowledgeBase, verdict: Verdict) -> List[str]:
+    scam_type = verdict.scam_type
     scam = kb.scam_types[scam_type]
-    lines: List[str] = list(kb.common.loss_advice) if money_lost else []
+    lines: List[str] = loss_steps(kb, verdict).lines
     if scam_type == "none":
         lines += list(kb.common.safe_advice)
     elif scam_type == "unknown":
@@ -316,30 +348,24 @@ def _advice(kb: KnowledgeBase, scam_type: str, money_lost: bool) -> List[str]:
     return list(dict.fromkeys(lines))  # keep order, drop repeats
 
 
-def _hotlines(kb: KnowledgeBase, scam_type: str, norm: str, money_lost: bool) -> List[HotlineAdvice]:
+def _hotlines(kb: KnowledgeBase, scam_type: str, banks: Sequence[Bank], money_lost: bool) -> List[HotlineAdvice]:
     ids = list(kb.scam_types[scam_type].hotlines)
     if money_lost:
         ids = ["police_110", "antifraud_96110"] + ids
     chosen: List[Hotline] = [kb.hotlines[i] for i in dict.fromkeys(ids) if i in kb.hotlines]
     advice = [HotlineAdvice(h.name, h.number, h.when) for h in chosen]
-    for bank in kb.banks_named_in(norm):
+    for bank in banks:
         when = "钱已经转出：马上打，要求止付、冻结" if money_lost else "核实账户情况，只打官方客服电话"
         advice.append(HotlineAdvice(f"{bank.name}客服", bank.number, when))
     return advice
 
 
 def _remaining_questions(
-    kb: KnowledgeBase, scam_type: str, answered: Iterable[str], hit_ids: Iterable[str]
-) -> Tuple[List[Question], List[str]]:
-    """Questions not yet answered, and those the description already answers (implied)."""
-    answered, hit_ids = set(answered), set(hit_ids)
-    remaining, implied = [], []
-    for question in kb.scam_types[scam_type].questions:
-        if hit_ids & set(question.red_flags):
-            implied.append(question.id)
-        elif question.id not in answered:
-            remaining.append(question)
-    return remaining, implied
+    kb: KnowledgeBase, scam_type: str, answered: Iterable[str], implied: Iterable[str]
+) -> List[Question]:
+    """The type's questions neither answered nor already answered by the description."""
+    skip = set(answered) | set(implied)
+    return [q for q in kb.scam_types[scam_type].questions if q.id not in skip]
 
 
 # -- entry point ------------------------------------------------------------------------
@@ -353,28 +379,32 @@ def assess(
     answers: Optional[Mapping[str, bool]] = None,
     money_lost: Optional[bool] = None,
     blocklist: Optional[Blocklist] = None,
+    extractor: Optional[Extractor] = None,
 ) -> Verdict:
     """Assess `text`; `money_lost` overrides what the text says (the chat asks it)."""
     answers = {q: bool(a) for q, a in (answers or {}).items() if q in kb.questions}
-    store = blocklist if blocklist is not None else get_blocklist()
-    evidence = text_evidence(kb, text, entities, store)
+    store = blocklist if blocklist is not None else builtin_allowlist(kb)
+    evidence = text_evidence(kb, text, entities, store, extractor)
     norm, indicators, hits = evidence.norm, evidence.indicators, evidence.hits
     lost = evidence.money_lost if money_lost is None else money_lost
     scam_type, confidence, ranked = decide_type(kb, ranking, hits, answers, lost)
     scam = kb.scam_types[scam_type]
-    remaining, implied = _remaining_questions(kb, scam_type, answers, (h.id for h in hits))
+    implied = implied_questions(kb, (h.id for h in hits))
+    # Only the chosen type's implied questions stand in for their answers.
+    own_implied = {q.id for q in scam.questions} & set(implied)
     answered_flags = [
         RedFlagHit(q.id, f"您确认了：{q.text}", q.weight, "是", scam_type, "answer")
         for q in scam.questions
-        if answers.get(q.id) is True and q.if_yes == "raise" and q.id not in implied
+        if answers.get(q.id) is True and q.if_yes == "raise" and q.id not in own_implied
     ]
     points = (
         BASE_POINTS[scam.base_risk]
         + sum(h.weight for h in hits)
-        + _answer_points(kb, answers, implied)
+        + _answer_points(kb, answers, own_implied)
     )
+    banks = kb.banks_named_in(norm)
     alternatives = [(t, c) for t, c in ranked if t != scam_type and c >= 0.05][:3]
-    return Verdict(
+    verdict = Verdict(
         scam_type=scam_type,
         scam_name=scam.name,
         short_name=scam.short_name,
@@ -383,9 +413,14 @@ def assess(
         alternatives=alternatives,
         red_flags=hits + answered_flags,
         indicators=indicators,
-        advice=list(dict.fromkeys(_advice(kb, scam_type, lost) + indicator_advice(indicators, kb, store))),
-        hotlines=_hotlines(kb, scam_type, norm, lost),
-        questions=remaining,
+        advice=[],
+        hotlines=_hotlines(kb, scam_type, banks, lost),
+        questions=_remaining_questions(kb, scam_type, answers, implied),
         money_lost=lost,
         answers=answers,
+        banks=banks,
+        implied=implied,
     )
+    # The advice starts with the loss checklist, which is chosen from the verdict itself.
+    verdict.advice = list(dict.fromkeys(_advice(kb, verdict) + indicator_advice(indicators, kb, store)))
+    return verdict

@@ -1,2 +1,3 @@
 """Custom Rasa NLU components (adapters around bot.kb)."""
-from bot.nlu import spacy_pipeline  # noqa: F401  (registers the spaCy component used by build/spacy_zh)
+# Registers the spaCy component that build/spacy_zh uses (Rasa's SpacyNLP loads that folder).
+from bot.kb.extraction import spacy_pipeline  # noqa: F401

@@ -16,12 +16,13 @@ import random
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from functools import lru_cache
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from pydantic import BaseModel, Field, ValidationError, validator
+from pydantic import Field, ValidationError, validator
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from bot.kb import default_kb
 from bot.kb.loader import KnowledgeBase
@@ -318,26 +319,15 @@ def result_card(kb: KnowledgeBase, audience: str, score: int, total: int, when: 
 
 # -- the session -------------------------------------------------------------------------------
 
-class _State(BaseModel):
-    """The JSON form of a session, as it comes back from a slot or a page."""
-
-    audience: str
-    questions: List[str] = Field(min_items=1, max_items=MAX_COUNT)
-    index: int = Field(ge=0)
-    score: int = Field(ge=0)
-    missed: List[str] = Field(default_factory=list)
-
-    class Config:
-        extra = "ignore"
-
-
-@dataclass
+@pydantic_dataclass
 class QuizSession:
+    """One quiz; validated when made, also from its JSON form (a slot or a page sends it back)."""
+
     audience: str
-    questions: List[str]
-    index: int = 0
-    score: int = 0
-    missed: List[str] = field(default_factory=list)  # scam types of wrong answers, in order
+    questions: List[str] = Field(..., min_items=1, max_items=MAX_COUNT)
+    index: int = Field(0, ge=0)
+    score: int = Field(0, ge=0)
+    missed: List[str] = Field(default_factory=list)  # scam types of wrong answers, in order
 
     @classmethod
     def start(cls, bank: QuizBank, audience: str, count: int = DEFAULT_COUNT,
@@ -366,8 +356,11 @@ class QuizSession:
     def from_dict(cls, bank: QuizBank, raw: Any) -> "QuizSession":
         if not isinstance(raw, Mapping):
             raise QuizStateError("quiz state must be an object")
+        missing = [name for name in ("audience", "questions") if name not in raw]
+        if missing:
+            raise QuizStateError(f"invalid quiz state: {missing[0]}: field required")
         try:
-            state = _State.parse_obj(raw)
+            state = cls(**{name: raw[name] for name in _SESSION_FIELDS if name in raw})
         except ValidationError as err:
             raise QuizStateError(f"invalid quiz state: {err.errors()[0]['loc'][0]}: {err.errors()[0]['msg']}") from err
         if state.audience not in AUDIENCES:
@@ -379,7 +372,7 @@ class QuizSession:
             raise QuizStateError("invalid quiz state: index or score out of range")
         if any(t not in bank.kb.scam_types for t in state.missed) or len(state.missed) > state.index:
             raise QuizStateError("invalid quiz state: missed")
-        return cls(state.audience, list(state.questions), state.index, state.score, list(state.missed))
+        return state
 
     def to_dict(self) -> Dict[str, Any]:
         return {"audience": self.audience, "questions": list(self.questions), "index": self.index,
@@ -418,6 +411,9 @@ class QuizSession:
         # the tip to remember: the scam type missed most often (the first of a tie)
         tip_type = Counter(self.missed).most_common(1)[0][0] if self.missed else None
         return result_card(bank.kb, self.audience, self.score, self.total, today or date.today(), tip_type)
+
+
+_SESSION_FIELDS = ("audience", "questions", "index", "score", "missed")
 
 
 def question_view(question: QuizQuestion, number: int, total: int) -> Dict[str, Any]:

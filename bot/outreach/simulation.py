@@ -14,12 +14,13 @@ a code is answered with a warning not to share real data, even in a drill.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
-from pydantic import BaseModel, Field, ValidationError, validator
+from pydantic import Field, ValidationError, validator
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from bot.kb import default_kb
 from bot.kb.loader import KnowledgeBase
@@ -242,22 +243,14 @@ class DrillResult:
                 "hotlines": self.hotlines}
 
 
-class _State(BaseModel):
-    type: str
-    step: int = Field(ge=0)
-    safe: int = Field(ge=0)
-    replies: List[str] = Field(default_factory=list)
-
-    class Config:
-        extra = "ignore"
-
-
-@dataclass
+@pydantic_dataclass
 class DrillSession:
+    """One drill; validated when made, also from its JSON form (`type` there is `type_id`)."""
+
     type_id: str
-    step: int = 0
-    safe: int = 0
-    replies: List[str] = field(default_factory=list)  # safe / unsafe per finished step
+    step: int = Field(0, ge=0)
+    safe: int = Field(0, ge=0)
+    replies: List[str] = Field(default_factory=list)  # safe / unsafe per finished step
 
     @classmethod
     def start(cls, library: SimulationLibrary, type_id: str) -> "DrillSession":
@@ -268,17 +261,21 @@ class DrillSession:
     def from_dict(cls, library: SimulationLibrary, raw: Any) -> "DrillSession":
         if not isinstance(raw, Mapping):
             raise DrillStateError("drill state must be an object")
+        if "type" not in raw:
+            raise DrillStateError("invalid drill state: type: field required")
+        fields = {"type_id": raw["type"], **{k: raw[k] for k in ("step", "safe", "replies") if k in raw}}
         try:
-            state = _State.parse_obj(raw)
+            state = cls(**fields)
         except ValidationError as err:
             first = err.errors()[0]
-            raise DrillStateError(f"invalid drill state: {field_path(first['loc'])}: {first['msg']}") from err
-        script = library.script(state.type)
+            loc = ["type" if part == "type_id" else part for part in first["loc"]]
+            raise DrillStateError(f"invalid drill state: {field_path(loc)}: {first['msg']}") from err
+        script = library.script(state.type_id)
         if (state.step > len(script.steps) or len(state.replies) != state.step
                 or any(r not in (SAFE, UNSAFE) for r in state.replies)
                 or state.safe != state.replies.count(SAFE)):
             raise DrillStateError("invalid drill state: step, safe and replies do not agree")
-        return cls(state.type, state.step, state.safe, list(state.replies))
+        return state
 
     def to_dict(self) -> Dict[str, Any]:
         return {"type": self.type_id, "step": self.step, "safe": self.safe, "replies": list(self.replies)}

@@ -19,15 +19,19 @@ import sqlite3
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Dict, Iterable, List, Mapping, Optional, Protocol, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Dict, Iterable, List, Mapping, Optional, Protocol, Sequence, Tuple, Union
 from zoneinfo import ZoneInfo
+
+from bot.kb.models import RISK_LABELS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from bot.settings import Settings
 
 # Residents are in China: a check made at 00:30 on Monday in Beijing belongs to that week.
 TIMEZONE = ZoneInfo("Asia/Shanghai")
 SUPPRESS_BELOW = 5
 SUPPRESSED = "<5"
 RISK_LEVELS = ("high", "medium", "low")
-RISK_NAMES = {"high": "高危", "medium": "中危", "low": "低危"}
 CHANNELS = ("widget", "wechat", "api")
 CHANNEL_NAMES = {"widget": "网页聊天", "wechat": "微信公众号", "api": "接口/坐席"}
 DIMENSIONS = ("total", "type", "risk", "channel")
@@ -251,12 +255,19 @@ class RedisStatsStore:
         await self.client.close()
 
 
-def store_from_env(env: Mapping[str, str]) -> StatsStore:
+def store_from_settings(settings: "Settings") -> StatsStore:
     """Redis when STATS_REDIS_URL or REDIS_URL is set, else SQLite at STATS_DB (var/stats.db)."""
-    url = env.get("STATS_REDIS_URL") or env.get("REDIS_URL")
+    url = settings.stats_redis_url or settings.redis_url
     if url:
-        return RedisStatsStore.from_url(url, env.get("STATS_REDIS_PREFIX", "fzzc:stats:"))
-    return SQLiteStatsStore(env.get("STATS_DB", "var/stats.db"))
+        return RedisStatsStore.from_url(url, settings.stats_redis_prefix)
+    return SQLiteStatsStore(settings.stats_db)
+
+
+def store_from_env(env: Mapping[str, str]) -> StatsStore:
+    """The store `env` names (a mapping of environment variables, not os.environ)."""
+    from bot.settings import Settings
+
+    return store_from_settings(Settings.from_env(env))
 
 
 async def record_check(
@@ -407,7 +418,7 @@ def csv_text(totals: Totals, rng: DateRange, type_names: Mapping[str, str]) -> s
     for t, c in totals.types_by_count():
         writer.writerow(["诈骗类型", t, type_names.get(t, t), shown(c)])
     for r in RISK_LEVELS:
-        writer.writerow(["风险等级", r, RISK_NAMES[r], shown(totals.by_risk.get(r, 0))])
+        writer.writerow(["风险等级", r, RISK_LABELS[r], shown(totals.by_risk.get(r, 0))])
     for ch in CHANNELS:
         writer.writerow(["渠道", ch, CHANNEL_NAMES[ch], shown(totals.by_channel.get(ch, 0))])
     for w, c in totals.week_series(rng):

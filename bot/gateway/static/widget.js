@@ -16,7 +16,8 @@
   var REQUEST_TIMEOUT_MS = 30000;
   var AVATAR_BOT = "widget/avatar-bot.svg";
   var AVATAR_USER = "widget/avatar-user.svg";
-  var RISK_NAMES = { high: "高危", medium: "中危", low: "低危" };
+  // The level names come from the server (widget/risk-labels.js, from bot.kb.RISK_LABELS).
+  var RISK_NAMES = window.FZZC_RISK_LABELS || { high: "high", medium: "medium", low: "low" };
   // Only these numbers become tap-to-call links inside the bot's text. Any other
   // number in a message may be the scammer's own, so it stays plain text.
   var SAFE_NUMBERS = /(^|[^0-9])(96110|110)(?![0-9])/g;

@@ -37,47 +37,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
-ROOT = Path(__file__).resolve().parents[1]
+from bot.quality.scoring import LABEL_MAP, classification_report, map_prediction, own_examples
+
+ROOT = Path(__file__).resolve().parents[2]
 EVAL_CSV = ROOT.parent / "shared" / "eval" / "telecom_fraud_texts.csv"
 REPORTS = ROOT / "reports"
 MODEL = ROOT / "models" / "current.tar.gz"
-# The source labels credit-record scams as loans (../shared/eval/README.md).
-LABEL_MAP = {"fake_credit_repair": "fake_loan"}
-
-
-def map_prediction(scam_type: str) -> str:
-    return LABEL_MAP.get(scam_type, scam_type)
-
-
-def classification_report(gold: Sequence[str], pred: Sequence[str]) -> Dict:
-    """Per-class P/R/F1 over the gold classes, macro-F1, fraud recall, false alarms."""
-    classes = sorted(set(gold))
-    per_class = {}
-    for label in classes:
-        tp = sum(g == label and p == label for g, p in zip(gold, pred))
-        predicted = sum(p == label for p in pred)
-        actual = sum(g == label for g in gold)
-        precision = tp / predicted if predicted else 0.0
-        recall = tp / actual if actual else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_class[label] = {
-            "precision": round(precision, 4), "recall": round(recall, 4),
-            "f1": round(f1, 4), "support": actual,
-        }
-    fraud = [(g, p) for g, p in zip(gold, pred) if g != "none"]
-    normal = [p for g, p in zip(gold, pred) if g == "none"]
-    return {
-        "per_class": per_class,
-        "macro_f1": round(sum(c["f1"] for c in per_class.values()) / len(per_class), 4),
-        "accuracy": round(sum(g == p for g, p in zip(gold, pred)) / len(gold), 4),
-        # Any scam type or `unknown` on a fraud row: the fraud was detected.
-        "fraud_recall": round(sum(p != "none" for _, p in fraud) / len(fraud), 4) if fraud else None,
-        "fraud_type_accuracy": round(sum(g == p for g, p in fraud) / len(fraud), 4) if fraud else None,
-        "false_alarm_rate": round(sum(p != "none" for p in normal) / len(normal), 4) if normal else None,
-        "rows": len(gold),
-    }
-
-
 def confusion(gold: Sequence[str], pred: Sequence[str]) -> Tuple[List[str], List[str], List[List[int]]]:
     rows = sorted(set(gold))
     cols = rows + sorted(set(pred) - set(rows))
@@ -127,15 +92,17 @@ async def _predict_with_model(texts: Sequence[str], model: Path = MODEL) -> List
     from rasa.core.agent import Agent
 
     from bot.kb import assess, default_kb
+    from bot.runtime.context import get_blocklist, get_extractor
 
-    kb = default_kb()
+    kb, store, extractor = default_kb(), get_blocklist(), get_extractor()
     agent = Agent.load(str(model))
     _quiet_rasa_logs()  # Rasa logs every parse at debug level, texts included
     predictions = []
     started = time.monotonic()
     for i, text in enumerate(texts, 1):
         nlu = await agent.parse_message(text)
-        verdict = assess(kb, text, ranking=nlu.get("scam_ranking"), entities=nlu.get("entities"))
+        verdict = assess(kb, text, ranking=nlu.get("scam_ranking"), entities=nlu.get("entities"),
+                         blocklist=store, extractor=extractor)
         predictions.append(map_prediction(verdict.scam_type))
         if i % 1000 == 0 or i == len(texts):
             rate = i / (time.monotonic() - started)
@@ -157,17 +124,18 @@ def transfer_evaluation(rows: List[Dict[str, str]], fast: bool = False, model: P
 def _fast_model():
     from bot.kb.classifier import ScamTextClassifier
 
-    return ScamTextClassifier.train(*_own_examples())
+    return ScamTextClassifier.train(*own_examples())
 
 
 def _predict_fast(texts: Sequence[str]) -> List[str]:
     """The --fast path: the classifier trained in-process on our data + verdict.assess."""
     from bot.kb import assess, default_kb
+    from bot.runtime.context import get_blocklist, get_extractor
 
-    kb = default_kb()
+    kb, store, extractor = default_kb(), get_blocklist(), get_extractor()
     model = _fast_model()
     return [
-        map_prediction(assess(kb, text, ranking=ranking).scam_type)
+        map_prediction(assess(kb, text, ranking=ranking, blocklist=store, extractor=extractor).scam_type)
         for text, ranking in zip(texts, model.rank_many(texts))
     ]
 
@@ -178,8 +146,8 @@ def _predict(texts: Sequence[str], fast: bool, model: Path = MODEL) -> List[str]
 
 def dev_set_evaluation(fast: bool, model: Path = MODEL) -> Dict:
     """Scores on data/dev (never trained on), overall and per style."""
-    from bot.dev_set import load_dev_set
     from bot.kb import default_kb
+    from bot.quality.dev_set import load_dev_set
 
     examples = load_dev_set(valid_labels=default_kb().scam_types)
     gold = [map_prediction(e.label) for e in examples]
@@ -196,14 +164,6 @@ def dev_set_evaluation(fast: bool, model: Path = MODEL) -> Dict:
 
 
 @lru_cache(maxsize=1)
-def _own_examples() -> Tuple[List[str], List[str]]:
-    from rasa.shared.nlu.training_data.loading import load_data
-
-    from bot.nlu.scam_classifier import situation_examples
-
-    return situation_examples(load_data(str(ROOT / "data" / "nlu")))
-
-
 def cross_validate(texts: Sequence[str], labels: Sequence[str], folds: int, label_map: Dict) -> Dict:
     from sklearn.model_selection import StratifiedKFold
 
@@ -243,10 +203,11 @@ def rasa_nlu_cross_validation(folds: int) -> Dict:
 
 def span_evaluation() -> Dict | None:
     try:
-        from bot import evaluation_spans
+        from bot.quality import spans
+        from bot.runtime.context import get_extractor
     except ImportError:
         return None
-    return evaluation_spans.evaluate_file()
+    return spans.evaluate_file(extract=get_extractor())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -265,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     REPORTS.mkdir(exist_ok=True)
     if args.tune:
-        from bot import tuning
+        from bot.quality import tuning
 
         print(json.dumps(tuning.main(args.folds), ensure_ascii=False, indent=2))
         return 0
@@ -274,7 +235,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     out_file = args.out or REPORTS / ("eval-fast.json" if args.fast else "eval.json")
     report: Dict = {"model": "in-process classifier (--fast)" if args.fast else str(args.model)}
-    texts, labels = _own_examples()
+    texts, labels = own_examples()
     print(f"own data: {len(texts)} scam-type examples; {args.folds}-fold cross-validation …", flush=True)
     report["own_data_cross_validation"] = cross_validate(texts, labels, args.folds, {})
     print("held-out dev set (data/dev) …", flush=True)

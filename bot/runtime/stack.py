@@ -13,11 +13,11 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Dict, List
+from typing import Dict, List, Optional
 
-ROOT = Path(__file__).resolve().parents[1]
+from bot.settings import ROOT, Settings
+
 MODEL = ROOT / "models" / "current.tar.gz"
-STARTUP_TIMEOUT_S = float(os.environ.get("STARTUP_TIMEOUT_S", "180"))
 STOP_GRACE_S = 10.0
 
 
@@ -25,24 +25,23 @@ def _bin(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
 
 
-def commands(env: Dict[str, str]) -> Dict[str, List[str]]:
+def commands(settings: Settings) -> Dict[str, List[str]]:
     return {
-        "actions": [_bin("rasa"), "run", "actions", "--port", env["ACTIONS_PORT"], "--actions", "actions"],
+        "actions": [_bin("rasa"), "run", "actions", "--port", str(settings.actions_port), "--actions", "actions"],
         "rasa": [
-            _bin("rasa"), "run", "--enable-api", "--port", env["RASA_PORT"],
-            "--interface", env.get("RASA_HOST", "127.0.0.1"),
-            "--model", str(MODEL), "--endpoints", env.get("RASA_ENDPOINTS", "endpoints.yml"),
+            _bin("rasa"), "run", "--enable-api", "--port", str(settings.rasa_port),
+            "--interface", settings.rasa_host,
+            "--model", str(MODEL), "--endpoints", settings.rasa_endpoints,
             "--credentials", "credentials.yml",
         ],
         "gateway": [sys.executable, "-m", "bot.gateway"],
     }
 
 
-def environment() -> Dict[str, str]:
-    env = dict(os.environ)
-    env.setdefault("RASA_PORT", "5005")
-    env.setdefault("ACTIONS_PORT", "5055")
-    env.setdefault("GATEWAY_PORT", "8080")
+def environment(base: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    """The children's environment: `base` (this process's) with the ports filled in."""
+    env = dict(os.environ if base is None else base)
+    env.update(Settings.from_env(env).as_env())  # endpoints.yml reads ${ACTIONS_PORT}
     env["RASA_TELEMETRY_ENABLED"] = "false"
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     return env
@@ -75,6 +74,7 @@ def main() -> int:
         print(f"[stack] no trained model at {MODEL}; run `make run` (it trains first)", file=sys.stderr)
         return 1
     env = environment()
+    settings = Settings.from_env(env)
     processes: Dict[str, subprocess.Popen] = {}
     stopping = False
 
@@ -86,11 +86,11 @@ def main() -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     started = time.monotonic()
-    for name, cmd in commands(env).items():
+    for name, cmd in commands(settings).items():
         print(f"[stack] starting {name}: {' '.join(cmd[:3])} …", flush=True)
         # Own process group each, so a signal to one never leaks into the others.
         processes[name] = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
-    health_url = f"http://127.0.0.1:{env['GATEWAY_PORT']}/healthz"
+    health_url = f"http://127.0.0.1:{settings.gateway_port}/healthz"
     announced = False
     exit_code = 0
     try:
@@ -104,12 +104,12 @@ def main() -> int:
                 announced = True
                 print(
                     f"[stack] ready in {time.monotonic() - started:.0f} s\n"
-                    f"[stack] 居民聊天窗口 widget: http://127.0.0.1:{env['GATEWAY_PORT']}/\n"
+                    f"[stack] 居民聊天窗口 widget: http://127.0.0.1:{settings.gateway_port}/\n"
                     f"[stack] health: {health_url}   (Ctrl-C stops everything)",
                     flush=True,
                 )
-            elif not announced and time.monotonic() - started > STARTUP_TIMEOUT_S:
-                print(f"[stack] not healthy after {STARTUP_TIMEOUT_S:.0f} s; see the logs above", file=sys.stderr)
+            elif not announced and time.monotonic() - started > settings.startup_timeout_s:
+                print(f"[stack] not healthy after {settings.startup_timeout_s:.0f} s; see the logs above", file=sys.stderr)
                 exit_code = 1
                 break
             time.sleep(0.5)

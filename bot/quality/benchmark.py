@@ -28,10 +28,11 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import aiohttp
 
-from bot import stack
 from bot.gateway.auth import save_operator
+from bot.runtime import stack
+from bot.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 REPORTS = ROOT / "reports"
 
 ASSESS_TEXTS = [
@@ -97,6 +98,17 @@ def isolated_settings(env: Mapping[str, str], state_dir: Path, credentials: Cred
         "API_TOKENS": credentials.api_token,
     })
     return settings
+
+
+# Spare ports, so that a benchmark never meets a `make run` on the default ports; ports
+# the caller set to something else than the defaults (a port block) are kept.
+SPARE_PORTS = {"RASA_PORT": "15005", "ACTIONS_PORT": "15055", "GATEWAY_PORT": "18080"}
+
+
+def bench_ports(env: Mapping[str, str]) -> Dict[str, str]:
+    defaults = Settings.from_env({}).as_env()
+    return {name: env[name] if env.get(name, defaults[name]) != defaults[name] else spare
+            for name, spare in SPARE_PORTS.items()}
 
 
 def new_credentials() -> Credentials:
@@ -279,10 +291,11 @@ def run(args: argparse.Namespace, state_dir: Path) -> int:
     credentials = new_credentials()
     save_operator(state_dir / "operators.yml", credentials.username, credentials.password, "压测账号")
     env = isolated_settings(stack.environment(), state_dir, credentials)
-    env.update({"RASA_PORT": "15005", "ACTIONS_PORT": "15055", "GATEWAY_PORT": "18080"})
+    env.update(bench_ports(env))
+    settings = Settings.from_env(env)
     processes = {}
     started = time.monotonic()
-    for name, cmd in stack.commands(env).items():
+    for name, cmd in stack.commands(settings).items():
         processes[name] = subprocess.Popen(
             cmd, cwd=ROOT, env=env, start_new_session=True,
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -290,7 +303,7 @@ def run(args: argparse.Namespace, state_dir: Path) -> int:
     base = f"http://127.0.0.1:{env['GATEWAY_PORT']}"
     try:
         while not stack.healthy(f"{base}/healthz"):
-            if time.monotonic() - started > stack.STARTUP_TIMEOUT_S:
+            if time.monotonic() - started > settings.startup_timeout_s:
                 print("stack did not become healthy", file=sys.stderr)
                 return 1
             if any(p.poll() is not None for p in processes.values()):

@@ -1,6 +1,6 @@
 """Precision and recall of indicator extraction on the hand-labelled spans.
 
-    python -m bot.evaluation_spans [--data FILE] [--out FILE]
+    python -m bot.quality.spans [--data FILE] [--out FILE]
 
 prints per-kind precision / recall / F1 and writes reports/spans.json.  A predicted span
 counts as correct only when kind, start and end all match a labelled one.
@@ -18,7 +18,7 @@ import yaml
 
 from bot.kb.results import INDICATOR_KINDS, Indicator
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA = ROOT / "data" / "indicators" / "labelled_spans.yml"
 DEFAULT_REPORT = ROOT / "reports" / "spans.json"
 Span = Tuple[str, int, int]
@@ -63,7 +63,9 @@ def evaluate(
     if examples is None:
         examples = load_examples()
     if extract is None:
-        from bot.kb.indicators import extract_indicators as extract
+        from bot.runtime.context import get_extractor
+
+        extract = get_extractor()
     tp: Counter = Counter()
     fp: Counter = Counter()
     fn: Counter = Counter()

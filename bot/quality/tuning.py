@@ -20,6 +20,7 @@ from typing import Dict, List, Mapping, Sequence
 from sklearn.model_selection import StratifiedKFold
 
 from bot.kb.classifier import BENIGN, ScamTextClassifier, shift_probability
+from bot.quality.scoring import classification_report, map_prediction, own_examples
 
 # Headroom under the 8 % target for texts unlike ours.
 FALSE_ALARM_BUDGET = 0.05
@@ -61,7 +62,6 @@ def out_of_fold_rankings(texts: Sequence[str], labels: Sequence[str], folds: int
 
 
 def _predictions(kb, evidences, rankings, setting: Setting) -> List[str]:
-    from bot.evaluation import map_prediction
     from bot.kb.verdict import DecisionConstants, decide_type
 
     constants = DecisionConstants(setting.flag_evidence, setting.none_penalty, setting.min_type_confidence)
@@ -77,7 +77,6 @@ def _summary(report: Dict) -> Dict:
 
 def score_grid(kb, own, dev) -> List[Dict]:
     """Every setting scored on own CV and the dev set. `own`/`dev`: (gold, evidences, rankings)."""
-    from bot.evaluation import classification_report
 
     results = []
     for values in itertools.product(THRESHOLDS, FLAG_EVIDENCES, NONE_PENALTIES, MIN_CONFIDENCES):
@@ -111,25 +110,26 @@ def choose(results: List[Dict], current: Setting) -> Dict:
 
 
 def main(folds: int = 5) -> Dict:
-    from bot.dev_set import load_dev_set
-    from bot.evaluation import _own_examples, map_prediction
     from bot.kb import default_kb
     from bot.kb.blocklist import InMemoryBlocklist
     from bot.kb.classifier import SCAM_THRESHOLD
     from bot.kb.verdict import DECISION, text_evidence
+    from bot.quality.dev_set import load_dev_set
+    from bot.runtime.context import get_extractor
 
     started = time.monotonic()
     kb = default_kb()
     store = InMemoryBlocklist(kb=kb)  # built-in allowlist only: no Redis, no local file
-    texts, labels = _own_examples()
+    texts, labels = own_examples()
+    extractor = get_extractor()
     dev = load_dev_set(valid_labels=kb.scam_types)
     own_rankings = out_of_fold_rankings(texts, labels, folds)
     full = ScamTextClassifier.train(texts, labels, scam_threshold=0.5)
     dev_texts = [e.text for e in dev]
-    own = ([map_prediction(l) for l in labels], [text_evidence(kb, t, blocklist=store) for t in texts], own_rankings)
+    own = ([map_prediction(l) for l in labels], [text_evidence(kb, t, blocklist=store, extractor=extractor) for t in texts], own_rankings)
     dev_data = (
         [map_prediction(e.label) for e in dev],
-        [text_evidence(kb, t, blocklist=store) for t in dev_texts],
+        [text_evidence(kb, t, blocklist=store, extractor=extractor) for t in dev_texts],
         full.rank_many(dev_texts),
     )
     results = score_grid(kb, own, dev_data)

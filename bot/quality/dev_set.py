@@ -11,7 +11,7 @@ from typing import Iterable, List, Optional
 
 import yaml
 
-DEV_DIR = Path(__file__).resolve().parents[1] / "data" / "dev"
+DEV_DIR = Path(__file__).resolve().parents[2] / "data" / "dev"
 
 
 class DevSetError(ValueError):

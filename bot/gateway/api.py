@@ -1,0 +1,47 @@
+"""The residents' JSON API and the health check: /healthz, /api/v1/assess, /api/v1/chat."""
+from __future__ import annotations
+
+from typing import Dict
+
+from aiohttp import web
+
+from bot.gateway import services
+from bot.gateway.errors import MAX_TEXT_CHARS, ApiError, json_response, optional_answers, read_json_object, require_text
+from bot.gateway.keys import KB_KEY, RASA_KEY
+
+MAX_SENDER_CHARS = 128
+
+
+async def healthz(request: web.Request) -> web.Response:
+    components: Dict[str, str] = await request.app[RASA_KEY].health()
+    components["gateway"] = "ready"
+    ready = all(state == "ready" for state in components.values())
+    return json_response(
+        {"status": "ok" if ready else "unavailable", "components": components},
+        status=200 if ready else 503,
+    )
+
+
+async def assess_endpoint(request: web.Request) -> web.Response:
+    body = await read_json_object(request)
+    text = require_text(body, "text")
+    answers = optional_answers(body, set(request.app[KB_KEY].questions))
+    verdict = (await services.assess_text(request.app, text, answers)).to_api()
+    await services.notify_completed_check(request.app, verdict, "api")
+    return json_response(verdict)
+
+
+async def chat_endpoint(request: web.Request) -> web.Response:
+    body = await read_json_object(request)
+    sender = require_text(body, "sender", MAX_SENDER_CHARS)
+    message = require_text(body, "message", MAX_TEXT_CHARS)
+    channel = body.get("channel", "api")
+    if channel not in services.CHANNELS:
+        raise ApiError(400, f"'channel' must be one of {list(services.CHANNELS)}")
+    return json_response(await services.chat_turn(request.app, sender, message, channel))
+
+
+def setup_api(app: web.Application) -> None:
+    app.router.add_get("/healthz", healthz)
+    app.router.add_post("/api/v1/assess", assess_endpoint)
+    app.router.add_post("/api/v1/chat", chat_endpoint)

@@ -1,0 +1,17 @@
+"""The gateway's own view of the settings: where Rasa is, and the API tokens."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.settings import Settings
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    rasa_url: str
+    actions_url: str
+    api_tokens: frozenset = field(default_factory=frozenset)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "GatewayConfig":
+        return cls(settings.rasa_base_url, settings.actions_base_url, settings.tokens)

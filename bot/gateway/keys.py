@@ -1,0 +1,30 @@
+"""The application's keys: a leaf module every part of the gateway may import.
+
+Modules get what they share (the KB, the Rasa client, the stores …) through these keys,
+never by importing the app factory.
+"""
+from __future__ import annotations
+
+from typing import Any, Awaitable, Callable, Mapping
+
+from aiohttp import web
+
+from bot.cases import CaseStore
+from bot.gateway.rasa_client import RasaClient
+from bot.kb import KnowledgeBase
+from bot.kb.blocklist import Blocklist
+from bot.kb.extraction.entities import Extractor
+from bot.settings import Settings
+
+SETTINGS_KEY = web.AppKey("settings", Settings)
+RASA_KEY = web.AppKey("rasa", RasaClient)
+KB_KEY = web.AppKey("kb", KnowledgeBase)
+BLOCKLIST_KEY = web.AppKey("blocklist", Blocklist)
+# The indicator extractor, loaded on first use (the spaCy pipeline takes seconds to load).
+EXTRACTOR_KEY = web.AppKey("extractor", Callable[[], Extractor])  # type: ignore[arg-type]
+CASE_STORE_KEY = web.AppKey("case_store", CaseStore)
+STATS_STORE_KEY = web.AppKey("stats_store", object)
+# Called with (verdict as in the assess API, channel) after every completed self-check.
+# Listeners get no text and no sender id: the anonymous statistics are built from these.
+CheckListener = Callable[[Mapping[str, Any], str], Awaitable[None]]
+CHECK_LISTENERS = web.AppKey("check_listeners", list)

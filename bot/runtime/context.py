@@ -1,0 +1,82 @@
+"""What a process loads once at start-up and hands to the pure core (bot.kb).
+
+- `get_extractor()`: the spaCy pipeline `make build` wrote (settings `FANZHA_SPACY_PIPELINE`,
+  default build/spacy_zh), as a `SpacyExtractor`; when it is missing or older than its
+  sources, an identical one is built in memory from the KB; without spaCy installed, the
+  pure-regex extractor (logged).
+- `get_blocklist()`: the block/allowlist store the settings name (bot.runtime.blocklist).
+
+Both are made on first use and kept for the process; `reset_blocklist()` forgets the
+store (tests, after changing its settings).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Optional
+
+from bot.kb import default_kb
+from bot.kb.blocklist import Blocklist
+from bot.kb.extraction.entities import Extractor
+from bot.kb.extraction.regex_extractor import RegexExtractor
+from bot.kb.loader import DEFAULT_KB_DIR
+from bot.runtime.blocklist import create_blocklist
+from bot.settings import Settings
+
+logger = logging.getLogger(__name__)
+_lock = threading.Lock()
+_extractor: Optional[Extractor] = None
+_blocklist: Optional[Blocklist] = None
+
+
+def _sources_mtime() -> float:
+    """The newest of the pipeline's sources: its code and the KB."""
+    code = Path(__file__).resolve().parents[1] / "kb" / "extraction"
+    files = [*code.glob("*.py"), *Path(DEFAULT_KB_DIR).rglob("*.yml")]
+    return max((f.stat().st_mtime for f in files if f.exists()), default=0.0)
+
+
+def load_extractor(settings: Settings) -> Extractor:
+    """A new extractor as described above; processes use `get_extractor()`."""
+    try:
+        from bot.kb.extraction import spacy_pipeline
+    except ImportError as err:  # spaCy is not installed in this environment
+        logger.warning("indicator extraction: spaCy not available (%s); using the regex extractor", err)
+        return RegexExtractor(default_kb())
+    path = settings.spacy_pipeline_dir
+    meta = path / "meta.json"
+    if meta.exists():
+        if settings.fanzha_spacy_pipeline or meta.stat().st_mtime >= _sources_mtime():
+            logger.info("indicator pipeline: loading %s", path)
+            return spacy_pipeline.SpacyExtractor(spacy_pipeline.load(path))
+        logger.warning("indicator pipeline: %s is older than its sources; using a fresh one (run `make build`)", path)
+    else:
+        logger.info("indicator pipeline: %s not built; creating it in memory", path)
+    return spacy_pipeline.SpacyExtractor(spacy_pipeline.create_pipeline(default_kb()))
+
+
+def get_extractor(settings: Optional[Settings] = None) -> Extractor:
+    """The extractor, loaded once per process."""
+    global _extractor
+    if _extractor is None:
+        with _lock:
+            if _extractor is None:
+                _extractor = load_extractor(settings or Settings())
+    return _extractor
+
+
+def get_blocklist(settings: Optional[Settings] = None) -> Blocklist:
+    """The process's blocklist store (built-ins: the project KB's official numbers)."""
+    global _blocklist
+    if _blocklist is None:
+        with _lock:
+            if _blocklist is None:
+                _blocklist = create_blocklist(default_kb(), settings or Settings())
+    return _blocklist
+
+
+def reset_blocklist() -> None:
+    global _blocklist
+    with _lock:
+        _blocklist = None

@@ -1,0 +1,133 @@
+"""Every setting of every process, in one place: names, defaults, and how they are read.
+
+A process reads its settings once, at its entry point (`Settings()` — the environment —
+or `Settings.from_env(mapping)`), and hands the object (or the parts a component needs)
+down; no other module reads the environment. The defaults below are the only copy:
+the Makefile asks `python -m bot.settings RASA_PORT` for the port defaults, the stack
+and the gateway read them from here.
+
+Each field is read from the environment variable of the same name in upper case
+(`redis_url` ← `REDIS_URL`); an empty value counts as unset.
+
+    python -m bot.settings RASA_PORT ACTIONS_PORT   # prints the values, one a line
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import FrozenSet, List, Mapping, Optional
+
+# pydantic 1.10 is installed; under pydantic 2 the same API lives in `pydantic.v1`.
+try:  # pragma: no cover - depends on the installed pydantic
+    from pydantic.v1 import BaseSettings, validator
+except ImportError:  # pragma: no cover
+    from pydantic import BaseSettings, validator
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    # -- ports and addresses (make run, the stack, the gateway) ---------------------------
+    rasa_port: int = 5005
+    actions_port: int = 5055
+    gateway_port: int = 8080
+    gateway_host: str = "127.0.0.1"
+    rasa_host: str = "127.0.0.1"  # where `rasa run` listens (the stack passes it on)
+    rasa_endpoints: str = "endpoints.yml"  # endpoints.production.yml for the production profile
+    rasa_url: Optional[str] = None  # default: http://127.0.0.1:<rasa_port>
+    actions_url: Optional[str] = None  # default: http://127.0.0.1:<actions_port>
+    startup_timeout_s: float = 180.0
+
+    # -- operators, APIs, sessions ----------------------------------------------------------
+    api_tokens: str = ""  # comma-separated
+    operators_file: Path = Path("var/operators.yml")
+    session_secret: str = ""  # a Fernet key; empty: a random one per start
+    session_max_age: int = 8 * 3600
+    session_cookie_secure: bool = False
+
+    # -- stores --------------------------------------------------------------------------------
+    cases_url: str = "sqlite:///var/cases.db"
+    cases_tz: str = "Asia/Shanghai"
+    redis_url: Optional[str] = None  # blocklist and statistics in Redis
+    stats_redis_url: Optional[str] = None
+    stats_redis_prefix: str = "fzzc:stats:"
+    stats_db: str = "var/stats.db"
+    blocklist_file: Path = ROOT / "var" / "blocklist.csv"
+    blocklist_prefix: str = "fanzha:blocklist:"
+
+    # -- extraction ---------------------------------------------------------------------------
+    # The spaCy pipeline `make build` writes; when set explicitly it is used even if older
+    # than its sources.
+    fanzha_spacy_pipeline: Optional[Path] = None
+
+    # -- channels -------------------------------------------------------------------------------
+    public_url: str = ""
+    wechat_token: str = ""
+    wechat_encoding_aes_key: str = ""
+    wechat_app_id: str = ""
+
+    class Config:
+        case_sensitive = False
+
+    @validator("*", pre=True)
+    def _empty_is_unset(cls, value, field):  # noqa: N805 - pydantic passes the class
+        if isinstance(value, str) and not value.strip():
+            return field.default
+        return value
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> "Settings":
+        """Settings from `env` alone (a child process's environment, a test), not os.environ."""
+        known = {name.upper(): name for name in cls.__fields__}
+        return _ExplicitSettings(**{known[k.upper()]: v for k, v in env.items() if k.upper() in known})
+
+    # -- derived values ---------------------------------------------------------------------------
+    @property
+    def rasa_base_url(self) -> str:
+        return self.rasa_url or f"http://127.0.0.1:{self.rasa_port}"
+
+    @property
+    def actions_base_url(self) -> str:
+        return self.actions_url or f"http://127.0.0.1:{self.actions_port}"
+
+    @property
+    def tokens(self) -> FrozenSet[str]:
+        return frozenset(t.strip() for t in self.api_tokens.split(",") if t.strip())
+
+    @property
+    def spacy_pipeline_dir(self) -> Path:
+        return self.fanzha_spacy_pipeline or ROOT / "build" / "spacy_zh"
+
+    def as_env(self) -> dict:
+        """The settings a child process needs in its environment (ports, endpoints)."""
+        return {
+            "RASA_PORT": str(self.rasa_port),
+            "ACTIONS_PORT": str(self.actions_port),
+            "GATEWAY_PORT": str(self.gateway_port),
+        }
+
+
+class _ExplicitSettings(Settings):
+    """Settings that ignore the process environment (see `Settings.from_env`)."""
+
+    class Config:
+        @classmethod
+        def customise_sources(cls, init_settings, env_settings, file_secret_settings):
+            return (init_settings,)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    names = list(sys.argv[1:] if argv is None else argv)
+    settings = Settings()
+    fields = {name.upper(): name for name in Settings.__fields__}
+    unknown = [n for n in names if n.upper() not in fields]
+    if not names or unknown:
+        print(f"usage: python -m bot.settings NAME… (unknown: {', '.join(unknown)})", file=sys.stderr)
+        return 2
+    for name in names:
+        print(getattr(settings, fields[name.upper()]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
