@@ -1,0 +1,129 @@
+"""The loss-stage model: KB scopes and rules, features, the JSON model, combining turns."""
+from pathlib import Path
+
+import pytest
+
+from bot.kb.stage import (
+    STAGES,
+    StageError,
+    StageModel,
+    assess_stage,
+    load_stage_rules,
+    most_severe,
+    rule_stage,
+    stage_features,
+)
+from bot.kb.stage_train import fit, load_stage_examples, stage_scores
+
+ROOT = Path(__file__).resolve().parents[1]
+RULES = load_stage_rules(ROOT / "data" / "kb" / "stages.yml")
+
+# A tiny hand-written set: enough for the model to learn negation and tense apart.
+TINY = [
+    ("我已经转了两万给他", "paid"), ("钱转过去了，现在联系不上", "paid"), ("我妈给他打了五千块", "paid"),
+    ("交了三千保证金，还是取不出来", "paid"), ("我爸转了八千过去", "paid"), ("已经付了六千八", "paid"),
+    ("验证码告诉他了", "credentials_given"), ("我把密码输了进去", "credentials_given"),
+    ("开了屏幕共享给他看", "credentials_given"), ("装了他说的会议软件，卡号也报了", "credentials_given"),
+    ("把那串验证码念给他了", "credentials_given"), ("按他说的装了向日葵", "credentials_given"),
+    ("他还在电话里等我", "on_the_call"), ("对方不让我挂电话", "on_the_call"), ("客服正在微信上等我回复", "on_the_call"),
+    ("他现在还在线上催我", "on_the_call"), ("电话还没挂，他在等我去银行", "on_the_call"), ("视频还开着", "on_the_call"),
+    ("他让我转五千", "asked_to_pay"), ("差点就转了", "asked_to_pay"), ("我没有转", "asked_to_pay"),
+    ("准备去银行转账", "asked_to_pay"), ("要我先交保证金，我还没交", "asked_to_pay"), ("我沒有轉", "asked_to_pay"),
+    ("收到一条短信说中奖了", "not_engaged"), ("有人打电话说是公安局的", "not_engaged"), ("这个链接能点吗", "not_engaged"),
+    ("新闻里说有个老人被骗了二十万", "not_engaged"), ("上个月交了物业费", "not_engaged"), ("给我妈转了生活费", "not_engaged"),
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_model() -> StageModel:
+    texts, labels = zip(*TINY)
+    return fit(list(texts) * 3, list(labels) * 3, RULES, c=10.0)
+
+
+def test_negation_puts_the_following_characters_in_scope():
+    features = stage_features("我没有转", RULES)
+    assert "neg:转" in features
+    assert "neg:转" not in stage_features("我转了", RULES)
+
+
+def test_traditional_input_gets_the_same_features_as_simplified():
+    assert stage_features("我沒有轉", RULES) == stage_features("我没有转", RULES)
+
+
+def test_a_rule_match_is_a_feature_and_carries_its_scope():
+    assert "R:paid" in stage_features("我已经转了两万", RULES)
+    assert "R:asked_to_pay" in stage_features("他让我转五千", RULES)
+
+
+def test_rules_alone_tell_a_transfer_from_a_demand():
+    assert rule_stage("我已经转了两万", RULES) == "paid"
+    assert rule_stage("他让我转五千", RULES) == "asked_to_pay"
+    assert rule_stage("收到一条短信", RULES) == "not_engaged"
+
+
+def test_the_model_learns_tense_and_negation(tiny_model):
+    assert assess_stage("我已经转了两万给他", RULES, tiny_model).stage == "paid"
+    assert assess_stage("我没有转", RULES, tiny_model).stage == "asked_to_pay"
+    assert assess_stage("验证码告诉他了", RULES, tiny_model).stage == "credentials_given"
+
+
+def test_the_model_survives_a_json_round_trip(tiny_model, tmp_path):
+    path = tmp_path / "stage.json"
+    tiny_model.save(path)
+    loaded = StageModel.load(path)
+    text = "钱转过去了，现在联系不上"
+    assert assess_stage(text, RULES, loaded) == assess_stage(text, RULES, tiny_model)
+
+
+def test_the_probabilities_sum_to_one_and_cover_every_stage(tiny_model):
+    result = assess_stage("他让我转五千", RULES, tiny_model)
+    assert set(result.probabilities) == set(STAGES)
+    assert abs(sum(result.probabilities.values()) - 1.0) < 1e-9
+
+
+def test_an_empty_text_is_not_engaged(tiny_model):
+    assert assess_stage("   ", RULES, tiny_model).stage == "not_engaged"
+
+
+def test_money_lost_is_true_exactly_for_paid(tiny_model):
+    for text, _ in TINY:
+        result = assess_stage(text, RULES, tiny_model)
+        assert result.money_lost == (result.stage == "paid")
+
+
+def test_a_conversation_keeps_its_most_severe_stage():
+    assert most_severe(["asked_to_pay", "paid", "not_engaged"]) == "paid"
+    assert most_severe(["on_the_call", "credentials_given"]) == "credentials_given"
+    assert most_severe([None, "bogus"]) == "not_engaged"
+
+
+def test_a_broken_model_file_is_refused_with_its_path(tmp_path):
+    path = tmp_path / "stage.json"
+    path.write_text('{"classes": ["paid"]}', encoding="utf-8")
+    with pytest.raises(StageError, match="stage.json"):
+        StageModel.load(path)
+
+
+def test_a_bad_rules_file_names_the_field(tmp_path):
+    path = tmp_path / "stages.yml"
+    path.write_text("rules:\n  - id: x\n    stage: robbed\n    patterns: ['a']\n", encoding="utf-8")
+    with pytest.raises(StageError, match=r"stages.yml: rules.0.stage"):
+        load_stage_rules(path)
+
+
+@pytest.mark.parametrize("body, field", [
+    ("examples:\n  - text: 转了\n    stage: robbed\n", "examples.0.stage"),
+    ("examples:\n  - text: ''\n    stage: paid\n", "examples.0.text"),
+    ("examples:\n  - text: 转了\n    stage: paid\n    near: true\n", "examples.0"),
+    ("examples:\n  - text: 转了\n    stage: paid\n    near_miss: maybe\n", "examples.0.near_miss"),
+])
+def test_bad_stage_examples_are_named_with_the_field(tmp_path, body, field):
+    (tmp_path / "bad.yml").write_text(body, encoding="utf-8")
+    with pytest.raises(StageError, match=f"bad.yml: {field}"):
+        load_stage_examples(tmp_path)
+
+
+def test_scores_report_precision_and_recall_per_stage():
+    scores = stage_scores(["paid", "paid", "not_engaged"], ["paid", "not_engaged", "not_engaged"])
+    assert scores["paid"] == {"precision": 1.0, "recall": 0.5, "f1": 0.6667, "support": 2}
+    assert scores["overall"]["accuracy"] == 0.6667
