@@ -15,7 +15,7 @@ export ACTIONS_PORT ?= $(shell $(PY) -m bot.settings ACTIONS_PORT 2>/dev/null)
 export GATEWAY_PORT ?= $(shell $(PY) -m bot.settings GATEWAY_PORT 2>/dev/null)
 
 MODEL := models/current.tar.gz
-TRAINING_INPUTS := config.yml domain.yml $(shell find data bot/nlu bot/kb -path data/outreach -prune -o -path data/dev -prune -o -type f \( -name '*.yml' -o -name '*.py' \) -print 2>/dev/null)
+TRAINING_INPUTS := config.yml domain.yml $(shell find data bot/nlu bot/kb -path data/outreach -prune -o -path data/dev -prune -o -path data/dev2 -prune -o -path data/stages -prune -o -type f \( -name '*.yml' -o -name '*.py' \) -print 2>/dev/null)
 BUILD_STAMP := build/.built
 
 .PHONY: run install build train test test-unit test-stories validate lint eval bench operator clean help
