@@ -106,8 +106,8 @@ def test_a_broken_model_file_is_refused_with_its_path(tmp_path):
 
 def test_a_bad_rules_file_names_the_field(tmp_path):
     path = tmp_path / "stages.yml"
-    path.write_text("rules:\n  - id: x\n    stage: robbed\n    patterns: ['a']\n", encoding="utf-8")
-    with pytest.raises(StageError, match=r"stages.yml: rules.0.stage"):
+    path.write_text("signals:\n  - id: x\n    stage: robbed\n    patterns: ['a']\n", encoding="utf-8")
+    with pytest.raises(StageError, match=r"stages.yml: signals.0.stage"):
         load_stage_rules(path)
 
 

@@ -89,7 +89,7 @@ class StageRule(StrictModel):
 
 class StageRules(StrictModel):
     scopes: List[Scope] = Field(default_factory=list)
-    rules: List[StageRule] = Field(default_factory=list)
+    signals: List[StageRule] = Field(default_factory=list)
 
     @cached_property
     def compiled_scopes(self) -> List[Tuple[str, int, re.Pattern]]:
@@ -97,7 +97,7 @@ class StageRules(StrictModel):
 
     @cached_property
     def compiled_rules(self) -> List[Tuple[StageRule, List[re.Pattern]]]:
-        return [(r, [re.compile(p) for p in r.patterns]) for r in self.rules]
+        return [(r, [re.compile(p) for p in r.patterns]) for r in self.signals]
 
     class Config:
         keep_untouched = (cached_property,)
