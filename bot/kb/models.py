@@ -20,7 +20,8 @@ TargetGroup = Literal["老年人", "家长", "学生", "all"]
 ID_PATTERN = r"^[a-z][a-z0-9_]*$"
 
 
-def _compile_all(patterns: List[str]) -> List[str]:
+def valid_regexes(patterns: List[str]) -> List[str]:
+    """Pydantic validator: every pattern compiles (the error names the pattern)."""
     for pattern in patterns:
         try:
             re.compile(pattern)
@@ -38,7 +39,7 @@ class RedFlag(StrictModel):
     # wording such as "公检法不会要求转账到安全账户"); common.yml warning_patterns apply too.
     exclude_patterns: List[str] = Field(default_factory=list)
 
-    _valid_patterns = validator("patterns", "exclude_patterns", allow_reuse=True)(_compile_all)
+    _valid_patterns = validator("patterns", "exclude_patterns", allow_reuse=True)(valid_regexes)
 
 
 class Question(StrictModel):
@@ -151,7 +152,7 @@ class CommonFile(StrictModel):
 
     _valid_patterns = validator(
         "warning_patterns", "loss_patterns", "loss_exclude_patterns", allow_reuse=True
-    )(_compile_all)
+    )(valid_regexes)
 
 
 def _words(words: List[str]) -> List[str]:

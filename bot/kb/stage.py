@@ -34,6 +34,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from pydantic import Field, validator
 
+from bot.kb.models import ID_PATTERN, valid_regexes
 from bot.kb.text import normalize
 from bot.kb.yaml_io import StrictModel, load_yaml_model
 
@@ -56,29 +57,20 @@ class StageError(ValueError):
 # -- knowledge-base data (data/kb/stages.yml) ---------------------------------------------------
 
 
-def _valid_regexes(patterns: List[str]) -> List[str]:
-    for pattern in patterns:
-        try:
-            re.compile(pattern)
-        except re.error as err:
-            raise ValueError(f"invalid regular expression {pattern!r}: {err}") from err
-    return patterns
-
-
 class Scope(StrictModel):
-    id: str = Field(regex=r"^[a-z][a-z0-9_]*$")
+    id: str = Field(regex=ID_PATTERN)
     reach: int = Field(ge=1, le=40)  # characters after the cue that it governs
     patterns: List[str] = Field(min_items=1)
 
-    _valid = validator("patterns", allow_reuse=True)(_valid_regexes)
+    _valid = validator("patterns", allow_reuse=True)(valid_regexes)
 
 
 class StageRule(StrictModel):
-    id: str = Field(regex=r"^[a-z][a-z0-9_]*$")
+    id: str = Field(regex=ID_PATTERN)
     stage: str
     patterns: List[str] = Field(min_items=1)
 
-    _valid = validator("patterns", allow_reuse=True)(_valid_regexes)
+    _valid = validator("patterns", allow_reuse=True)(valid_regexes)
 
     @validator("stage")
     def _known_stage(cls, value: str) -> str:
