@@ -17,8 +17,10 @@ from bot.gateway.cases_api import setup_cases_api
 from bot.gateway.config import GatewayConfig
 from bot.gateway.console import setup_console
 from bot.gateway.errors import json_errors
+from bot.gateway.input_guard import ButtonSigner
 from bot.gateway.keys import (  # noqa: F401 - tests and tools read these keys from here too
     BLOCKLIST_KEY,
+    BUTTONS_KEY,
     CHECK_LISTENERS,
     EXTRACTOR_KEY,
     KB_KEY,
@@ -64,6 +66,7 @@ def create_app(
     app[KB_KEY] = kb or default_kb()
     app[RASA_KEY] = RasaClient(config.rasa_url, config.actions_url)
     app[BLOCKLIST_KEY] = get_blocklist(settings)
+    app[BUTTONS_KEY] = ButtonSigner()
     app[EXTRACTOR_KEY] = lambda: get_extractor(settings)
     app[CHECK_LISTENERS] = []
     app.cleanup_ctx.append(_rasa_client_ctx)

@@ -8,6 +8,9 @@ from typing import Any, Awaitable, Callable, Dict, Mapping, Optional
 
 from aiohttp import web
 
+from bot.gateway.input_guard import UnsafeJson, loads_bounded
+from bot.kb.text import clean
+
 log = logging.getLogger(__name__)
 MAX_TEXT_CHARS = 5000
 
@@ -53,7 +56,9 @@ async def read_json_object(request: web.Request) -> Dict[str, Any]:
     if not raw:
         raise ApiError(400, "request body is empty; send a JSON object")
     try:
-        body = json.loads(raw.decode("utf-8"))
+        body = loads_bounded(raw.decode("utf-8"))
+    except UnsafeJson as err:
+        raise ApiError(400, f"request body refused: {err}") from err
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ApiError(400, f"request body is not valid JSON: {err}") from err
     if not isinstance(body, dict):
@@ -71,6 +76,9 @@ def require_text(body: Mapping[str, Any], field: str, max_chars: int = MAX_TEXT_
         raise ApiError(400, f"'{field}' must not be empty")
     if len(value) > max_chars:
         raise ApiError(413, f"'{field}' is too long: {len(value)} characters (max {max_chars})")
+    value = clean(value)  # lone surrogates and control characters never go further
+    if not value.strip():
+        raise ApiError(400, f"'{field}' must not be empty")
     return value
 
 
