@@ -66,7 +66,8 @@ def create_app(
     app[KB_KEY] = kb or default_kb()
     app[RASA_KEY] = RasaClient(config.rasa_url, config.actions_url)
     app[BLOCKLIST_KEY] = get_blocklist(settings)
-    app[BUTTONS_KEY] = ButtonSigner()
+    # Keyed by the session secret when one is set, so buttons survive a restart.
+    app[BUTTONS_KEY] = ButtonSigner(settings.session_secret.encode() or None)
     app[EXTRACTOR_KEY] = lambda: get_extractor(settings)
     app[CHECK_LISTENERS] = []
     app.cleanup_ctx.append(_rasa_client_ctx)
