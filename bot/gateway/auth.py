@@ -273,7 +273,9 @@ def token_is_valid(tokens: Iterable[str], token: Optional[str]) -> bool:
     if not token:
         return False
     # Compare against every token, so the time taken says nothing about which one nearly matched.
-    return bool(sum(hmac.compare_digest(token.encode(), t.encode()) for t in tokens))
+    # surrogatepass: a header with raw non-UTF-8 bytes arrives with lone surrogates in it.
+    given = token.encode("utf-8", "surrogatepass")
+    return bool(sum(hmac.compare_digest(given, t.encode("utf-8", "surrogatepass")) for t in tokens))
 
 
 def require_api_token(handler: Handler) -> Handler:
