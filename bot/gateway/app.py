@@ -16,9 +16,11 @@ from bot.gateway.auth import AuthConfig, setup_auth
 from bot.gateway.cases_api import setup_cases_api
 from bot.gateway.config import GatewayConfig
 from bot.gateway.console import setup_console
-from bot.gateway.errors import json_errors
+from bot.gateway.errors import json_errors, quiet_protocol_errors, request_guard
+from bot.gateway.input_guard import ButtonSigner
 from bot.gateway.keys import (  # noqa: F401 - tests and tools read these keys from here too
     BLOCKLIST_KEY,
+    BUTTONS_KEY,
     CHECK_LISTENERS,
     EXTRACTOR_KEY,
     KB_KEY,
@@ -57,13 +59,16 @@ def create_app(
 ) -> web.Application:
     settings = settings or Settings()
     config = config or GatewayConfig.from_settings(settings)
-    app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY_BYTES)
+    quiet_protocol_errors()
+    app = web.Application(middlewares=[json_errors, request_guard], client_max_size=MAX_BODY_BYTES)
     app["max_body"] = MAX_BODY_BYTES
     app["config"] = config
     app[SETTINGS_KEY] = settings
     app[KB_KEY] = kb or default_kb()
     app[RASA_KEY] = RasaClient(config.rasa_url, config.actions_url)
     app[BLOCKLIST_KEY] = get_blocklist(settings)
+    # Keyed by the session secret when one is set, so buttons survive a restart.
+    app[BUTTONS_KEY] = ButtonSigner(settings.session_secret.encode() or None)
     app[EXTRACTOR_KEY] = lambda: get_extractor(settings)
     app[CHECK_LISTENERS] = []
     app.cleanup_ctx.append(_rasa_client_ctx)

@@ -10,6 +10,7 @@ from typing import Any, Awaitable, Callable, Mapping
 from aiohttp import web
 
 from bot.cases import CaseStore
+from bot.gateway.input_guard import ButtonSigner
 from bot.gateway.rasa_client import RasaClient
 from bot.kb import KnowledgeBase
 from bot.kb.blocklist import Blocklist
@@ -18,6 +19,8 @@ from bot.settings import Settings
 
 SETTINGS_KEY = web.AppKey("settings", Settings)
 RASA_KEY = web.AppKey("rasa", RasaClient)
+# Signs the button payloads a sender is given; only those may reach Rasa as commands.
+BUTTONS_KEY = web.AppKey("button_signer", ButtonSigner)
 KB_KEY = web.AppKey("kb", KnowledgeBase)
 BLOCKLIST_KEY = web.AppKey("blocklist", Blocklist)
 # The indicator extractor, loaded on first use (the spaCy pipeline takes seconds to load).

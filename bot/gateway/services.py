@@ -7,7 +7,8 @@ from typing import Any, Dict, List, Mapping, Optional
 from aiohttp import web
 
 from bot.gateway.errors import ApiError
-from bot.gateway.keys import BLOCKLIST_KEY, CHECK_LISTENERS, EXTRACTOR_KEY, KB_KEY, RASA_KEY
+from bot.gateway.input_guard import neutralise
+from bot.gateway.keys import BLOCKLIST_KEY, BUTTONS_KEY, CHECK_LISTENERS, EXTRACTOR_KEY, KB_KEY, RASA_KEY
 from bot.gateway.rasa_client import RasaUnavailable
 from bot.kb import assess
 from bot.kb.verdict import Verdict
@@ -23,6 +24,7 @@ def rasa_unavailable(err: RasaUnavailable) -> ApiError:
 
 async def assess_text(app: web.Application, text: str, answers: Optional[Mapping[str, bool]] = None) -> Verdict:
     """The one assessment path: Rasa's NLU, then the verdict engine (API, console, cases)."""
+    text = neutralise(text)  # never a Rasa command, never a lone surrogate
     try:
         nlu = await app[RASA_KEY].parse(text)
     except RasaUnavailable as err:
@@ -56,11 +58,13 @@ def _chat_message(message: Dict[str, Any]) -> Dict[str, Any]:
 
 async def chat_turn(app: web.Application, sender: str, message: str, channel: str = "api") -> List[Dict[str, Any]]:
     """One conversation turn, shared by the JSON API, the widget and WeChat."""
+    signer = app[BUTTONS_KEY]
     try:
-        replies = await app[RASA_KEY].send(sender, message)
+        replies = await app[RASA_KEY].send(sender, signer.admit(sender, message))
     except RasaUnavailable as err:
         raise rasa_unavailable(err) from err
     messages = [_chat_message(m) for m in replies if m.get("text") or m.get("custom") or m.get("buttons")]
+    signer.sign_buttons(sender, messages)
     for m in messages:
         verdict = m.get("custom", {}).get("verdict") if isinstance(m.get("custom"), dict) else None
         if isinstance(verdict, dict):
