@@ -8,7 +8,7 @@ self-checks (describe, answer until the verdict; a short pause between turns) an
 1. kills one Rasa replica with SIGKILL: every turn must still get its reply at the first
    try (the gateway fails over), and the stack must restart the replica, which must
    answer turns again (its turn count at the gateway grows);
-2. restarts Redis (SIGTERM, start again on the same port): the stack must answer turns
+2. restarts Redis (SIGTERM, down for `--redis-down-s`, start again on the same port): the stack must answer turns
    again within 10 s of the restart beginning, and every conversation must go on.
 
 A resident whose turn fails tries again after a second, as a person would, up to
@@ -233,6 +233,7 @@ async def scenario(prod: ProdStack, redis: PrivateRedis, args: argparse.Namespac
         # 2. restart Redis under load.
         t_redis = time.time()
         await asyncio.to_thread(redis.stop)
+        await asyncio.sleep(args.redis_down_s)  # down for a moment, as a real restart is
         await asyncio.to_thread(redis.start)
         t_up = time.time()
         print(f"chaos: Redis restarted in {t_up - t_redis:.1f} s", flush=True)
@@ -242,8 +243,15 @@ async def scenario(prod: ProdStack, redis: PrivateRedis, args: argparse.Namespac
         failed = [a for a in redis_attempts if not a.ok]
         ok_after = [a for a in redis_attempts if a.ok and a.start >= (max(a.end for a in failed) if failed else t_up)]
         recovered_at = max([a.end for a in failed] + ([min(a.end for a in ok_after)] if ok_after else []) + [t_up])
-        active = {t.sender for r in residents for t in r.turns for a in t.attempts if a.start < t_redis and a.end > t_redis - 5}
-        went_on = {t.sender for r in residents for t in r.turns for a in t.attempts if a.ok and a.start >= recovered_at}
+        # Conversations under way when Redis went down: begun before, their last attempt after.
+        spans: Dict[str, List[float]] = {}
+        for r in residents:
+            for t in r.turns:
+                for a in t.attempts:
+                    first_last = spans.setdefault(t.sender, [a.start, a.end])
+                    first_last[0], first_last[1] = min(first_last[0], a.start), max(first_last[1], a.end)
+        active = {s for s, (first, last) in spans.items() if first < t_redis < last}
+        went_on = {t.sender for r in residents for t in r.turns for a in t.attempts if a.ok and a.end >= t_up}
         new_checks = {t.sender for r in residents for t in r.turns if t.attempts and t.attempts[0].start >= recovered_at}
         report["redis_restart"] = {
             "down_s": round(t_up - t_redis, 2),
@@ -298,6 +306,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--warm-s", type=float, default=10)
     parser.add_argument("--rejoin-timeout-s", type=float, default=150)
     parser.add_argument("--rejoin-watch-s", type=float, default=6)
+    parser.add_argument("--redis-down-s", type=float, default=2, help="how long Redis stays down")
     parser.add_argument("--after-redis-s", type=float, default=15)
     parser.add_argument("--out", default=str(ROOT / "reports" / "chaos.json"))
     args = parser.parse_args(argv)
@@ -325,8 +334,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
-    print(json.dumps({k: report[k] for k in ("kill_replica", "redis_restart", "turns", "store", "targets", "passed",
-                                             "duration_s")}, ensure_ascii=False, indent=2))
+    print(json.dumps({k: report.get(k) for k in ("kill_replica", "redis_restart", "turns", "store", "gateway", "targets",
+                                                 "passed", "duration_s")}, ensure_ascii=False, indent=2))
     print(f"chaos: wrote {out}; {'passed' if report['passed'] else 'FAILED'}")
     return 0 if report["passed"] else 1
 
