@@ -163,7 +163,7 @@ def compare(stored: Sequence[str], expected: Sequence[str]) -> Tuple[bool, int]:
 
 async def read_conversations(session: aiohttp.ClientSession, replica: str, residents: Sequence[Resident]) -> Dict[str, Any]:
     checked = in_order = duplicated = 0
-    out_of_order: List[str] = []
+    out_of_order: List[Dict[str, Any]] = []
     for resident in residents:
         for sender in resident.senders:
             expected = [mask_text(t.message) for t in resident.turns if t.sender == sender and t.replied]
@@ -176,7 +176,7 @@ async def read_conversations(session: aiohttp.ClientSession, replica: str, resid
             in_order += ok
             duplicated += dups
             if not ok:
-                out_of_order.append(sender)
+                out_of_order.append({"sender": sender, "expected": expected, "stored": stored})
     return {"conversations": checked, "in_order": in_order, "out_of_order": out_of_order[:10],
             "duplicated_turns_in_store": duplicated}
 
@@ -251,7 +251,7 @@ async def scenario(prod: ProdStack, redis: PrivateRedis, args: argparse.Namespac
                     first_last = spans.setdefault(t.sender, [a.start, a.end])
                     first_last[0], first_last[1] = min(first_last[0], a.start), max(first_last[1], a.end)
         active = {s for s, (first, last) in spans.items() if first < t_redis < last}
-        went_on = {t.sender for r in residents for t in r.turns for a in t.attempts if a.ok and a.end >= t_up}
+        went_on = {t.sender for r in residents for t in r.turns for a in t.attempts if a.ok and a.end > t_redis}
         new_checks = {t.sender for r in residents for t in r.turns if t.attempts and t.attempts[0].start >= recovered_at}
         report["redis_restart"] = {
             "down_s": round(t_up - t_redis, 2),
