@@ -304,7 +304,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--pause-min", type=float, default=0.3)
     parser.add_argument("--pause-max", type=float, default=0.8)
     parser.add_argument("--warm-s", type=float, default=10)
-    parser.add_argument("--rejoin-timeout-s", type=float, default=150)
+    parser.add_argument("--rejoin-timeout-s", type=float, default=240)
     parser.add_argument("--rejoin-watch-s", type=float, default=6)
     parser.add_argument("--redis-down-s", type=float, default=2, help="how long Redis stays down")
     parser.add_argument("--after-redis-s", type=float, default=15)

@@ -32,7 +32,7 @@ from urllib.parse import urlsplit
 from bot.settings import ROOT, Settings
 
 MODEL = ROOT / "models" / "current.tar.gz"
-STOP_GRACE_S = 10.0
+STOP_GRACE_S = 20.0  # Rasa takes a while to shut down on a busy machine
 PROD_ENDPOINTS = "endpoints.production.yml"
 STABLE_AFTER_S = 60.0  # a restarted process that ran this long starts its back-off afresh
 
