@@ -121,12 +121,27 @@ async def test_a_turn_stored_by_a_replica_that_died_is_answered_from_the_store_n
     assert health["turns"]["recovered_from_store"] == 1 and health["turns"]["duplicated"] == 0
 
 
-async def test_a_turn_processed_twice_after_a_timeout_is_reported_as_duplicated(aiohttp_client, aiohttp_server, mini_kb):
-    # A is slow: the gateway gives up on it after 1 s and retries on B; A stores the turn at
-    # 1.3 s anyway, before B (0.6 s) has answered, so the conversation holds the turn twice.
+async def test_a_slow_replicas_turn_is_awaited_in_the_store_not_sent_again(aiohttp_client, aiohttp_server, mini_kb):
+    # A answers nothing within the 1 s timeout but stores the turn at 1.3 s: the gateway
+    # finds it in the store instead of processing it a second time on B.
     store: Dict[str, List[Dict[str, Any]]] = {}
     slow = await aiohttp_server(replica_app(store, "A", store_after_s=1.3, hang_after_store=True))
-    other = await aiohttp_server(replica_app(store, "B", answer_after_s=0.6))
+    other = await aiohttp_server(replica_app(store, "B"))
+    client = await gateway(aiohttp_client, mini_kb, [url_of(slow), url_of(other)], url_of(other), timeout_s=1.0)
+    sender = next(f"r{i}" for i in range(100) if client.app[RASA_KEY]._order(f"r{i}")[0].url == url_of(slow))
+    response = await chat(client, sender, "是")
+    assert response.status == 200
+    assert (await response.json()) == [{"text": "A 收到：是"}]
+    assert [e["text"] for e in store[sender] if e["event"] == "user"] == ["是"]
+    assert other.app["handled"] == []
+
+
+async def test_a_turn_processed_twice_after_a_timeout_is_reported_as_duplicated(aiohttp_client, aiohttp_server, mini_kb):
+    # A is slower still: nothing in the store 1 s after its timeout, so the turn goes to B;
+    # A stores it at 2.5 s anyway, before B (0.8 s) has answered: the turn is stored twice.
+    store: Dict[str, List[Dict[str, Any]]] = {}
+    slow = await aiohttp_server(replica_app(store, "A", store_after_s=2.5, hang_after_store=True))
+    other = await aiohttp_server(replica_app(store, "B", answer_after_s=0.8))
     client = await gateway(aiohttp_client, mini_kb, [url_of(slow), url_of(other)], url_of(other), timeout_s=1.0)
     sender = next(f"r{i}" for i in range(100) if client.app[RASA_KEY]._order(f"r{i}")[0].url == url_of(slow))
     response = await chat(client, sender, "是")

@@ -6,7 +6,9 @@ chosen by a hash of the sender id (its conversation stays warm there), and a tur
 replica refuses the connection, times out or fails is tried once more on the next healthy
 replica. Before that retry the client reads the conversation from the second replica: if
 the first one had already stored the turn (it died after saving, before answering), the
-stored replies are returned instead of sending the turn again; and after a retried send a
+stored replies are returned instead of sending the turn again (after a timeout the first
+replica is alive but slow, so the store is watched for one more timeout before the turn is
+sent again: resending under overload would only duplicate turns); and after a retried send a
 turn stored twice is counted and logged as a duplicated turn. Turns carry a turn id in
 their metadata for this (only with replicas: a single Rasa has nowhere to retry).
 """
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 # A replica that failed a turn is passed over for this long (it is tried again afterwards,
 # so a restarted replica rejoins by itself).
 DOWN_FOR_S = 2.0
+STORE_POLL_S = 0.25  # how often a timed-out turn is looked for in the store
 # Turn ids are letters only, so the log and tracker masking never mistakes one for a number.
 _DIGITS_TO_LETTERS = str.maketrans("0123456789", "ghijklmnop")
 
@@ -91,6 +94,10 @@ def stored_count(tracker: Dict[str, Any], turn_id: str) -> int:
 class _Failed(Exception):
     """One replica failed one request (the turn may be retried elsewhere)."""
 
+    def __init__(self, message: str, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
+
 
 @dataclass
 class RasaClient:
@@ -127,7 +134,7 @@ class RasaClient:
                     raise _Failed(f"{url} answered HTTP {response.status}")
                 return await response.json()
         except (aiohttp.ClientError, asyncio.TimeoutError) as err:
-            raise _Failed(f"{url}: {err.__class__.__name__}") from err
+            raise _Failed(f"{url}: {err.__class__.__name__}", isinstance(err, asyncio.TimeoutError)) from err
 
     async def _post(self, url: str, payload: Dict[str, Any]) -> Any:
         try:
@@ -189,10 +196,11 @@ class RasaClient:
         for attempt, replica in enumerate(order):
             if attempt:
                 self.counters["retried"] += 1
-                tracker = await self._tracker(replica, sender)
-                stored = replies_from_tracker(tracker, turn_id) if tracker else None
+                # A replica that timed out is alive but slow: it may still store the turn,
+                # so wait for it in the store (up to another timeout) before sending the
+                # turn again; one that refused or dropped the connection is looked up once.
+                stored = await self._stored_replies(replica, sender, turn_id, wait=bool(last and last.timed_out))
                 if stored is not None:
-                    # The first replica stored the turn and died before answering.
                     self.counters["recovered_from_store"] += 1
                     log.warning("turn already stored by the failed replica; answering from the store")
                     return stored
@@ -207,6 +215,15 @@ class RasaClient:
                 await self._check_duplicate(replica, sender, turn_id)
             return replies
         raise RasaUnavailable(str(last))
+
+    async def _stored_replies(self, replica: Replica, sender: str, turn_id: str, wait: bool) -> Optional[List[Dict[str, Any]]]:
+        deadline = time.monotonic() + (self.timeout_s if wait else 0.0)
+        while True:
+            tracker = await self._tracker(replica, sender)
+            stored = replies_from_tracker(tracker, turn_id) if tracker else None
+            if stored is not None or time.monotonic() >= deadline:
+                return stored
+            await asyncio.sleep(STORE_POLL_S)
 
     async def _check_duplicate(self, replica: Replica, sender: str, turn_id: str) -> None:
         tracker = await self._tracker(replica, sender)
