@@ -25,7 +25,7 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from bot.quality.prodstack import ProdStack, machine_snapshot, prod_environment
+from bot.quality.prodstack import ProdStack, forget, machine_snapshot, prod_environment, run_tag
 from bot.settings import ROOT
 
 LOCUSTFILE = ROOT / "tests" / "load" / "locustfile.py"
@@ -156,6 +156,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         finally:
             if prod:
                 prod.stop()
+                # The residents' conversations and this run's statistics, out of the real Redis.
+                gone = forget(prod.env["REDIS_URL"], ["fanzha:tracker:load-*", "fanzha:lock:load-*",
+                                                      f"fzzc:{run_tag()}:*", f"fanzha:{run_tag()}:*"])
+                print(f"load: removed {gone} keys this run left in {prod.env['REDIS_URL']}", flush=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")

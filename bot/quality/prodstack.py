@@ -25,9 +25,13 @@ from bot.settings import ROOT, Settings
 STARTED = re.compile(r"\[stack\] started (\S+) \(pid (\d+)\)")
 
 
+def run_tag() -> str:
+    return f"run{os.getpid()}"
+
+
 def prod_environment(state_dir: Path, overrides: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
     env = stack.environment()
-    tag = f"run{os.getpid()}"
+    tag = run_tag()
     env.update({
         "PROFILE": "prod",
         "CASES_URL": f"sqlite:///{state_dir / 'cases.db'}",
@@ -121,6 +125,19 @@ class ProdStack:
                 self.proc.wait()
         if self._reader:
             self._reader.join(timeout=5)
+
+
+def forget(redis_url: str, patterns: List[str]) -> int:
+    """Delete the keys a measurement left in Redis (its conversations, its statistics)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    deleted = 0
+    for pattern in patterns:
+        batch = list(client.scan_iter(match=pattern, count=500))
+        for i in range(0, len(batch), 500):
+            deleted += client.delete(*batch[i:i + 500])
+    return deleted
 
 
 def get_json(url: str, timeout_s: float = 5.0) -> Optional[dict]:
