@@ -18,11 +18,14 @@ MODEL := models/current.tar.gz
 TRAINING_INPUTS := config.yml domain.yml $(shell find data bot/nlu bot/kb -path data/outreach -prune -o -path data/dev -prune -o -path data/dev2 -prune -o -path data/stages -prune -o -type f \( -name '*.yml' -o -name '*.py' \) -print 2>/dev/null)
 BUILD_STAMP := build/.built
 
-.PHONY: run install build train test test-unit test-stories validate lint eval bench operator clean help
+.PHONY: run install build train test test-unit test-stories validate lint eval bench load chaos operator clean help
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make run    – set up if needed, train if stale, run actions + Rasa + gateway"
+	@echo "make run PROFILE=prod – Redis + RASA_REPLICAS Rasa replicas (default 2) + actions + gateway"
+	@echo "make load   – locust: USERS residents' whole self-checks + the saturation run (reports/load.json)"
+	@echo "make chaos  – prod profile under load: kill a Rasa replica, restart Redis (reports/chaos.json)"
 	@echo "make test   – the whole test suite (make lint included)"
 	@echo "make lint   – ruff over bot/ and actions/, mypy over bot/kb"
 	@echo "make eval   – score on ../shared/eval (reports/eval.json)"
@@ -81,6 +84,27 @@ eval: $(MODEL)
 
 bench: $(MODEL)
 	$(PY) -m bot.quality.benchmark
+
+# `make load`: locust lives in its own venv (requirements-load.txt) so its pins never touch Rasa's.
+LOAD_VENV := .venv-load
+USERS ?= 50
+SPAWN_RATE ?= 10
+DURATION ?= 60
+RUNS ?= 1
+STEPS ?= 1,2,4,8,16,32
+STEP_DURATION ?= 20
+$(LOAD_VENV)/.installed: requirements-load.txt
+	@test -x $(LOAD_VENV)/bin/python || $$(scripts/find-python.sh) -m venv $(LOAD_VENV)
+	$(LOAD_VENV)/bin/python -m pip install --quiet -r requirements-load.txt
+	touch $@
+
+load: $(MODEL) $(LOAD_VENV)/.installed
+	$(PY) -m bot.quality.load --users $(USERS) --spawn-rate $(SPAWN_RATE) --duration $(DURATION) \
+	  --runs $(RUNS) --steps "$(STEPS)" --step-duration $(STEP_DURATION)
+
+# Faults under load (a Rasa replica killed, Redis restarted); fails when a target is missed.
+chaos: $(MODEL)
+	$(PY) -m bot.quality.chaos
 
 operator: $(VENV)/.installed
 	@test -n "$(LOGIN)" || { echo "usage: make operator LOGIN=<login> [NAME=<shown name>] [ROLES=operator,outreach]"; exit 2; }

@@ -65,7 +65,7 @@ def create_app(
     app["config"] = config
     app[SETTINGS_KEY] = settings
     app[KB_KEY] = kb or default_kb()
-    app[RASA_KEY] = RasaClient(config.rasa_url, config.actions_url)
+    app[RASA_KEY] = RasaClient(config.rasa_url, config.actions_url, config.timeout_s, rasa_urls=config.rasa_urls)
     app[BLOCKLIST_KEY] = get_blocklist(settings)
     # Keyed by the session secret when one is set, so buttons survive a restart.
     app[BUTTONS_KEY] = ButtonSigner(settings.session_secret.encode() or None)
