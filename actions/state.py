@@ -10,7 +10,9 @@ from rasa_sdk.events import SlotSet
 
 from bot.kb import KnowledgeBase, Verdict, assess
 from bot.kb.results import INDICATOR_KINDS
-from bot.runtime.context import get_blocklist, get_extractor
+from bot.kb.stage import most_severe
+from bot.kb.verdict import text_stage
+from bot.runtime.context import get_blocklist, get_extractor, get_stage_model
 
 SEPARATOR = "\n"
 MAX_DESCRIPTION = 5000  # the API's limit; a longer paste is cut, not refused
@@ -124,10 +126,25 @@ class CheckState:
         if self.pending == question_id:
             self.pending = None
 
+    def stage(self, kb: KnowledgeBase) -> str:
+        """The check's loss stage: the most severe of the resident's turns (each piece of the
+        description on its own, so a later "我没有转" cannot undo an earlier "我转了五千"), of
+        the "是" answers to questions that name a stage (KB `questions.stage`), and `paid`
+        once the resident pressed "我已经转账了"."""
+        model = get_stage_model()
+        stages = [text_stage(kb, piece, model) for piece in self.description.split(SEPARATOR) if piece.strip()]
+        stages += [
+            kb.questions[qid][1].stage for qid, yes in self.answers.items() if yes and qid in kb.questions
+        ]
+        if self.money_lost:
+            stages.append("paid")
+        return most_severe(stages)
+
     def assess(self, kb: KnowledgeBase) -> Verdict:
         return assess(
             kb,
             self.description,
+            stage=self.stage(kb),
             ranking=self.ranking or None,
             entities=self.entities or None,
             answers=self.answers,

@@ -352,8 +352,8 @@ def verdict_text(verdict: Dict[str, Any]) -> str:
     head = " · ".join(x for x in (risk, name) if x)
     if head:
         lines.append(("⚠️ " if verdict.get("risk_level") in ("high", "medium") else "") + head)
-    if verdict.get("money_lost"):
-        lines.append("已经转了钱：马上打 110，再打银行客服电话止付。")
+    # No loss lines of its own: when the stage is urgent the verdict's advice already starts
+    # with bot.kb.loss_steps (110/96110, the bank), and the chat's replies lead with them.
     flags = [f for f in verdict.get("red_flags") or [] if isinstance(f, dict)]
     if flags:
         lines.append("为什么：")
