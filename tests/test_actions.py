@@ -782,3 +782,14 @@ def test_the_scammer_on_the_line_gets_hang_up_first(real):
     chat.say(ActionSelfCheck(), "自称公安局的人现在还在电话上，不让我挂电话", "describe_situation", POLICE)
     first = chat.texts[0].splitlines()
     assert first[0] == texts.HANG_UP_HEADER and first[1].startswith("先挂断")
+
+
+def test_a_pasted_message_of_several_lines_is_judged_as_one_turn(real):
+    # Line by line, "您的订单已付款成功" alone reads as money gone; the turn as written says
+    # the resident paid nothing.
+    chat = Conversation()
+    chat.say(ActionSelfCheck(), "对方发来：您的订单已付款成功\n请点击链接领取退款\n我没点，也没付钱",
+             "describe_situation", SERVICE)
+    assert not any(texts.URGENT_HEADER in t for t in chat.texts)
+    chat.say(ActionAnswerQuestion(), "/deny", "deny")
+    assert not any(texts.URGENT_HEADER in t or t in texts.REMINDER_BY_STAGE.values() for t in chat.texts)
