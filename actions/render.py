@@ -100,8 +100,10 @@ def urgent_lines(steps: LossSteps) -> List[str]:
 
 
 def reminder_line(steps: LossSteps) -> str:
-    """The one line that leads a later turn once the urgent steps were given."""
-    return texts.REMINDER_BY_STAGE.get(steps.stage, texts.MONEY_LOST_FIRST_LINE)
+    """The line that leads a later turn once the urgent steps were given (and, when the
+    resident named their bank, that bank's number under it)."""
+    line = texts.REMINDER_BY_STAGE.get(steps.stage, texts.MONEY_LOST_FIRST_LINE)
+    return "\n".join([line, *(texts.PHONE_MARK + b for b in steps.bank_lines if steps.banks)])
 
 
 def send_urgent(dispatcher: CollectingDispatcher, steps: LossSteps, offer_to_continue: bool = False) -> None:

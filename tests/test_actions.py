@@ -793,3 +793,12 @@ def test_a_pasted_message_of_several_lines_is_judged_as_one_turn(real):
     assert not any(texts.URGENT_HEADER in t for t in chat.texts)
     chat.say(ActionAnswerQuestion(), "/deny", "deny")
     assert not any(texts.URGENT_HEADER in t or t in texts.REMINDER_BY_STAGE.values() for t in chat.texts)
+
+
+def test_the_reminder_of_a_later_turn_keeps_the_named_banks_number(real):
+    chat = Conversation()
+    chat.say(ActionSelfCheck(), "冒充公安的让我把建设银行卡里的钱转到安全账户，我已经转了两万", "describe_situation", POLICE)
+    assert chat.texts[0].splitlines()[0] == texts.URGENT_HEADER
+    chat.say(ActionAnswerQuestion(), "/deny", "deny")
+    reminder = chat.texts[0].splitlines()
+    assert reminder[0] == texts.MONEY_LOST_FIRST_LINE and "95533" in reminder[1]
