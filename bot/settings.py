@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     # The spaCy pipeline `make build` writes; when set explicitly it is used even if older
     # than its sources.
     fanzha_spacy_pipeline: Optional[Path] = None
+    # The loss-stage model `make build` writes (bot.kb.stage_train); missing: rules only.
+    stage_model_file: Path = ROOT / "build" / "stage_model.json"
 
     # -- channels -------------------------------------------------------------------------------
     public_url: str = ""

@@ -200,7 +200,6 @@ MONEY_SENT_TO_SCAMMERS = [
     "卖家说要先付款，付了钱以后就把我删了",
     "他让我在平台上充值，我充了五千，现在提现不了",
     "我在网上投了五万块钱进去，现在平台登不上了",
-    "验证码已经告诉他了",
 ]
 
 
@@ -216,6 +215,17 @@ def test_money_sent_to_the_suspected_scammer_is_money_lost(real_kb, text):
     v = assess(real_kb, text)
     assert v.money_lost and v.risk_level == "high" and v.scam_type != "none"
     assert v.advice[0].startswith("马上打 110") and v.hotlines[0].number == "110"
+
+
+def test_a_code_given_is_urgent_but_not_money_lost(real_kb):
+    # Issue 11: money_lost is true exactly for `paid`; a code handed over is its own stage,
+    # as urgent (110 and the bank first, risk high). Before the stage model this text was
+    # counted as money lost, hence its move out of MONEY_SENT_TO_SCAMMERS.
+    v = assess(real_kb, "验证码已经告诉他了")
+    assert v.stage == "credentials_given" and not v.money_lost
+    assert v.risk_level == "high" and v.scam_type != "none"
+    assert v.advice[0].startswith("马上打 110") and v.hotlines[0].number == "110"
+    assert v.to_api()["stage"] == "credentials_given" and v.to_api()["money_lost"] is False
 
 
 # -- the exclude mechanism itself, on the mini KB ------------------------------------------------

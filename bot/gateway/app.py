@@ -26,6 +26,7 @@ from bot.gateway.keys import (  # noqa: F401 - tests and tools read these keys f
     KB_KEY,
     RASA_KEY,
     SETTINGS_KEY,
+    STAGE_MODEL_KEY,
 )
 from bot.gateway.openapi import setup_openapi
 from bot.gateway.outreach_drills import setup_outreach_drills
@@ -37,7 +38,7 @@ from bot.gateway.wechat import setup_wechat
 from bot.gateway.widget import setup_widget
 from bot.kb import KnowledgeBase, default_kb
 from bot.privacy import install_log_masking
-from bot.runtime.context import get_blocklist, get_extractor
+from bot.runtime.context import get_blocklist, get_extractor, get_stage_model
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -70,6 +71,7 @@ def create_app(
     # Keyed by the session secret when one is set, so buttons survive a restart.
     app[BUTTONS_KEY] = ButtonSigner(settings.session_secret.encode() or None)
     app[EXTRACTOR_KEY] = lambda: get_extractor(settings)
+    app[STAGE_MODEL_KEY] = get_stage_model(settings)
     app[CHECK_LISTENERS] = []
     app.cleanup_ctx.append(_rasa_client_ctx)
     setup_api(app)

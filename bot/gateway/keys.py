@@ -5,7 +5,7 @@ never by importing the app factory.
 """
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any, Awaitable, Callable, Mapping, Optional
 
 from aiohttp import web
 
@@ -15,6 +15,7 @@ from bot.gateway.rasa_client import RasaClient
 from bot.kb import KnowledgeBase
 from bot.kb.blocklist import Blocklist
 from bot.kb.extraction.entities import Extractor
+from bot.kb.stage import StageModel
 from bot.settings import Settings
 
 SETTINGS_KEY = web.AppKey("settings", Settings)
@@ -25,6 +26,8 @@ KB_KEY = web.AppKey("kb", KnowledgeBase)
 BLOCKLIST_KEY = web.AppKey("blocklist", Blocklist)
 # The indicator extractor, loaded on first use (the spaCy pipeline takes seconds to load).
 EXTRACTOR_KEY = web.AppKey("extractor", Callable[[], Extractor])  # type: ignore[arg-type]
+# The loss-stage model loaded at start-up (bot.runtime.context); None: the KB rules alone.
+STAGE_MODEL_KEY = web.AppKey("stage_model", Optional[StageModel])  # type: ignore[arg-type]
 CASE_STORE_KEY = web.AppKey("case_store", CaseStore)
 STATS_STORE_KEY = web.AppKey("stats_store", object)
 # Called with (verdict as in the assess API, channel) after every completed self-check.

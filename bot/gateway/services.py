@@ -8,7 +8,15 @@ from aiohttp import web
 
 from bot.gateway.errors import ApiError
 from bot.gateway.input_guard import neutralise
-from bot.gateway.keys import BLOCKLIST_KEY, BUTTONS_KEY, CHECK_LISTENERS, EXTRACTOR_KEY, KB_KEY, RASA_KEY
+from bot.gateway.keys import (
+    BLOCKLIST_KEY,
+    BUTTONS_KEY,
+    CHECK_LISTENERS,
+    EXTRACTOR_KEY,
+    KB_KEY,
+    RASA_KEY,
+    STAGE_MODEL_KEY,
+)
 from bot.gateway.rasa_client import RasaUnavailable
 from bot.kb import assess
 from bot.kb.verdict import Verdict
@@ -31,7 +39,7 @@ async def assess_text(app: web.Application, text: str, answers: Optional[Mapping
         raise rasa_unavailable(err) from err
     return assess(
         app[KB_KEY], text, ranking=nlu.get("scam_ranking"), entities=nlu.get("entities"), answers=answers,
-        blocklist=app[BLOCKLIST_KEY], extractor=app[EXTRACTOR_KEY](),
+        blocklist=app[BLOCKLIST_KEY], extractor=app[EXTRACTOR_KEY](), stage_model=app.get(STAGE_MODEL_KEY),
     )
 
 
