@@ -4,6 +4,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional
+from urllib.parse import quote
 
 import aiohttp
 
@@ -51,9 +52,23 @@ class RasaClient:
             f"{self.rasa_url}/webhooks/rest/webhook", {"sender": sender, "message": message}
         )
 
-    async def _is_ready(self, url: str) -> bool:
+    async def tracker_events(self, sender: str) -> List[Dict[str, Any]]:
+        """The conversation's events since its last restart (Rasa's HTTP API, --enable-api)."""
+        url = f"{self.rasa_url}/conversations/{quote(sender, safe='')}/tracker"
         try:
-            async with self.session.get(url, timeout=aiohttp.ClientTimeout(total=2)) as response:
+            async with self.session.get(url, params={"include_events": "AFTER_RESTART"}) as response:
+                if response.status != 200:
+                    raise RasaUnavailable(f"{url} answered HTTP {response.status}")
+                return list((await response.json()).get("events") or [])
+        except (aiohttp.ClientError, asyncio.TimeoutError) as err:
+            raise RasaUnavailable(f"{url}: {err.__class__.__name__}") from err
+
+    async def actions_ready(self) -> bool:
+        return await self._is_ready(f"{self.actions_url}/health", timeout_s=1.0)
+
+    async def _is_ready(self, url: str, timeout_s: float = 2.0) -> bool:
+        try:
+            async with self.session.get(url, timeout=aiohttp.ClientTimeout(total=timeout_s)) as response:
                 return response.status == 200
         except (aiohttp.ClientError, asyncio.TimeoutError):
             return False
