@@ -233,6 +233,28 @@ async def test_assess_needs_no_rasa(scripted):
     assert "110" in {h["number"] for h in verdict["hotlines"]}
 
 
+async def test_wechat_gets_the_degraded_reply_within_its_5_s(aiohttp_client, aiohttp_server, real_kb):
+    from tests.test_wechat import AES_KEY, APP_ID, TOKEN, post_text, reply_fields
+
+    rasa = ScriptedRasa()
+    rasa.mode = "hang"
+    server = await aiohttp_server(rasa.app())
+    url = str(server.make_url("")).rstrip("/")
+    settings = Settings.from_env({"WECHAT_TOKEN": TOKEN, "WECHAT_ENCODING_AES_KEY": AES_KEY, "WECHAT_APP_ID": APP_ID})
+    app = create_app(GatewayConfig(url, url), kb=real_kb, settings=settings)  # the default 3 s wait
+    client = await aiohttp_client(app)
+    started = time.monotonic()
+    response = await post_text(client, MONEY_GONE, 7001)
+    elapsed = time.monotonic() - started
+    content = reply_fields(await response.text())["Content"]
+    assert response.status == 200 and elapsed < 5.0
+    assert content.startswith("🚨") and "110" in content and "96110" in content
+    assert content.endswith(f"1. {CONTINUE_TITLE}")  # the numbered option WeChat shows for the button
+    rasa.mode, rasa.received = "ok", []
+    await post_text(client, "1", 7002)  # "1" is 接着查: the kept message goes to Rasa, nothing retyped
+    assert rasa.received == [MONEY_GONE]
+
+
 # -- the kept messages: memory and Redis --------------------------------------------------------
 
 

@@ -228,10 +228,22 @@ def _bot_replies_after(events: Sequence[Dict[str, Any]], index: int) -> List[Dic
 class DegradedChat:
     """Chat turns that never leave a resident without an answer (see the module docstring)."""
 
-    def __init__(self, rasa: RasaClient, store: PendingStore, kb: KnowledgeBase,
-                 blocklist: Optional[Blocklist], budget_s: float) -> None:
-        self.rasa, self.store, self.kb, self.blocklist, self.budget_s = rasa, store, kb, blocklist, budget_s
+    def __init__(self, app: web.Application, store: PendingStore, budget_s: float) -> None:
+        self._app, self.store, self.budget_s = app, store, budget_s
         self._locks: TTLCache = TTLCache(10_000, 600)
+
+    # Read from the app at each turn: what the app holds now (a test may swap the client).
+    @property
+    def rasa(self) -> RasaClient:
+        return self._app[RASA_KEY]
+
+    @property
+    def kb(self) -> KnowledgeBase:
+        return self._app[KB_KEY]
+
+    @property
+    def blocklist(self) -> Optional[Blocklist]:
+        return self._app.get(BLOCKLIST_KEY)
 
     def _lock(self, sender: str) -> asyncio.Lock:
         lock = self._locks.get(sender)
@@ -337,7 +349,6 @@ async def _warm_up(app: web.Application) -> None:
 
 def setup_degraded(app: web.Application) -> None:
     settings = app[SETTINGS_KEY]
-    app[DEGRADED_KEY] = DegradedChat(app[RASA_KEY], _store_for(settings), app[KB_KEY], app[BLOCKLIST_KEY],
-                                     settings.degraded_after_s)
+    app[DEGRADED_KEY] = DegradedChat(app, _store_for(settings), settings.degraded_after_s)
     app.on_startup.append(_warm_up)
     app.on_cleanup.append(_close_store)
