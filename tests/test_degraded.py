@@ -408,6 +408,23 @@ def _asks_a_question(messages: List[Dict[str, Any]]) -> bool:
     return not is_degraded(messages) and any(m.get("buttons") for m in messages)
 
 
+RECOVERY_S = 120.0  # a resumed or restarted part first works off its backlog / loads its pipelines
+
+
+def _answered(stack: RealStack, sender: str, message: str) -> List[Dict[str, Any]]:
+    """`message`, then 「接着查」 as a resident would tap it, until Rasa itself answers.
+
+    Right after SIGCONT or a restart the first turns can take longer than 3 s again (the
+    backlog, the action server loading spaCy); those get the degraded reply and stay kept."""
+    deadline = time.monotonic() + RECOVERY_S
+    messages = _post(stack.url, sender, message, timeout=60)
+    while is_degraded(messages):
+        assert time.monotonic() < deadline, "Rasa never answered the kept message"
+        time.sleep(2)
+        messages = _post(stack.url, sender, CONTINUE_TITLE, timeout=60)
+    return messages
+
+
 @pytest.mark.parametrize("component", ["actions", "rasa"])
 def test_paused_component_gets_a_degraded_reply_and_the_check_goes_on_after_sigcont(real, component):
     sender = f"web:paused-{component}-{uuid.uuid4().hex[:8]}"
@@ -419,11 +436,12 @@ def test_paused_component_gets_a_degraded_reply_and_the_check_goes_on_after_sigc
             _degraded_turn(real, f"{sender}-{i}", MONEY_GONE)
     finally:
         real.signal(component, signal.SIGCONT)
-    messages = _post(real.url, sender, CONTINUE_TITLE, timeout=60)
+    messages = _answered(real, sender, CONTINUE_TITLE)
     assert _asks_a_question(messages), texts(messages)  # the kept description, answered
     assert _user_texts(real, sender).count(DESCRIPTION) == 1  # read once, never sent twice
-    after = _post(real.url, sender, "/affirm", timeout=60)
-    assert not is_degraded(after) and "诈骗" in texts(after)  # the same check continued
+    after = _answered(real, sender, "/affirm")
+    assert "诈骗" in texts(after)  # the same check went on: an answer, not a new description
+    assert _user_texts(real, sender).count(DESCRIPTION) == 1
 
 
 def test_money_gone_while_paused_gets_the_urgent_steps_first(real):
@@ -443,7 +461,7 @@ def test_killed_action_server_degraded_then_answered_after_restart(real):
     finally:
         real.start("actions")
         real.wait_ready("actions")
-    messages = _post(real.url, sender, CONTINUE_TITLE, timeout=60)
+    messages = _answered(real, sender, CONTINUE_TITLE)
     assert _asks_a_question(messages), texts(messages)
 
 
@@ -456,6 +474,6 @@ def test_killed_rasa_degraded_then_answered_after_restart(real):
     finally:
         real.start("rasa")
         real.wait_ready("rasa")
-    messages = _post(real.url, sender, CONTINUE_TITLE, timeout=120)
-    assert not is_degraded(messages), texts(messages)
+    messages = _answered(real, sender, CONTINUE_TITLE)
+    assert messages, "no answer after the restart"
     assert _user_texts(real, sender)[:2] == [DESCRIPTION, "是"]
