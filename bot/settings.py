@@ -68,6 +68,12 @@ class Settings(BaseSettings):
     blocklist_file: Path = ROOT / "var" / "blocklist.csv"
     blocklist_prefix: str = "fanzha:blocklist:"
 
+    # -- degraded mode (bot/gateway/degraded.py) ------------------------------------------------
+    # A chat turn that Rasa has not answered by then is answered from bot.kb, its message kept.
+    degraded_after_s: float = 3.0
+    pending_max_messages: int = 5  # kept per sender, the oldest dropped
+    pending_ttl_s: int = 3600
+
     # -- extraction ---------------------------------------------------------------------------
     # The spaCy pipeline `make build` writes; when set explicitly it is used even if older
     # than its sources.

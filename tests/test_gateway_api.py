@@ -118,9 +118,11 @@ async def test_healthz_and_api_when_rasa_is_down(client_without_rasa):
     health = await client_without_rasa.get("/healthz")
     assert health.status == 503
     assert (await health.json())["components"]["rasa"] == "unavailable"
-    assess = await client_without_rasa.post("/api/v1/assess", json={"text": "自称警察"})
-    assert assess.status == 503
-    assert "retry" in (await assess.json())["error"]
+    # /api/v1/assess never depends on Rasa (issue 13): without its NLU the KB's red flags decide.
+    assess = await client_without_rasa.post("/api/v1/assess", json={"text": "自称警察，让我转到安全账户"})
+    assert assess.status == 200
+    verdict = await assess.json()
+    assert verdict["risk_level"] in ("medium", "high") and verdict["red_flags"]
 
 
 # -- the loss stage (issue 11): stage + money_lost in /api/v1/assess ------------------------------

@@ -16,6 +16,7 @@ from bot.gateway.auth import AuthConfig, setup_auth
 from bot.gateway.cases_api import setup_cases_api
 from bot.gateway.config import GatewayConfig
 from bot.gateway.console import setup_console
+from bot.gateway.degraded import setup_degraded
 from bot.gateway.errors import json_errors, quiet_protocol_errors, request_guard
 from bot.gateway.input_guard import ButtonSigner
 from bot.gateway.keys import (  # noqa: F401 - tests and tools read these keys from here too
@@ -74,6 +75,7 @@ def create_app(
     app[STAGE_MODEL_KEY] = get_stage_model(settings)
     app[CHECK_LISTENERS] = []
     app.cleanup_ctx.append(_rasa_client_ctx)
+    setup_degraded(app)  # Rasa silent: answers from bot.kb, messages kept (issue 13)
     setup_api(app)
     setup_widget(app)  # residents (issue 4)
     setup_wechat(app, settings)

@@ -231,9 +231,23 @@ class RasaClient:
             self.counters["duplicated"] += 1
             log.error("duplicated turn %s: the failed replica had processed it too", turn_id)
 
-    async def _is_ready(self, url: str) -> bool:
+    async def tracker_events(self, sender: str) -> List[Dict[str, Any]]:
+        """The conversation's events since its last restart (Rasa's HTTP API, --enable-api)."""
+        url = f"{self.rasa_url}/conversations/{quote(sender, safe='')}/tracker"
         try:
-            async with self.session.get(url, timeout=aiohttp.ClientTimeout(total=2)) as response:
+            async with self.session.get(url, params={"include_events": "AFTER_RESTART"}) as response:
+                if response.status != 200:
+                    raise RasaUnavailable(f"{url} answered HTTP {response.status}")
+                return list((await response.json()).get("events") or [])
+        except (aiohttp.ClientError, asyncio.TimeoutError) as err:
+            raise RasaUnavailable(f"{url}: {err.__class__.__name__}") from err
+
+    async def actions_ready(self) -> bool:
+        return await self._is_ready(f"{self.actions_url}/health", timeout_s=1.0)
+
+    async def _is_ready(self, url: str, timeout_s: float = 2.0) -> bool:
+        try:
+            async with self.session.get(url, timeout=aiohttp.ClientTimeout(total=timeout_s)) as response:
                 return response.status == 200
         except (aiohttp.ClientError, asyncio.TimeoutError):
             return False

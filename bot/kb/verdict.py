@@ -62,6 +62,13 @@ BASE_POINTS = {"high": 2, "medium": 1, "low": 0}
 HIGH_RISK_POINTS = 5
 MEDIUM_RISK_POINTS = 2
 QUOTE_WINDOW = 18  # characters either side of a match when quoting the resident
+# A quote never starts or ends inside a number, a code or a masked number ("6217***1357"):
+# cut through, "6217***********1357" became "217***********1357", a different number.
+# Such a run at the window's edge is quoted whole, or left out when longer than this.
+MAX_QUOTED_RUN = 24
+_RUN_CHAR = re.compile(r"[0-9A-Za-z*]")
+_DIGIT_SEP = re.compile(r"[ \-]")  # inside a run between digits: "6217 **** 1357", "010-1234"
+_DIGIT = re.compile(r"[0-9*]")
 _CLAUSE_BREAK = re.compile(r"[。！？!?；;，,\n]")
 
 
@@ -124,10 +131,42 @@ class Verdict:
 # -- red flags -----------------------------------------------------------------
 
 
+def _is_run(text: str, i: int) -> bool:
+    if not 0 <= i < len(text):
+        return False
+    if _DIGIT_SEP.match(text[i]):
+        return 0 < i < len(text) - 1 and bool(_DIGIT.match(text[i - 1]) and _DIGIT.match(text[i + 1]))
+    return bool(_RUN_CHAR.match(text[i]))
+
+
+def _left_bound(text: str, left: int, start: int) -> int:
+    """The quote's left bound, moved off a number it would cut through."""
+    if not (_is_run(text, left - 1) and _is_run(text, left)):
+        return left
+    outer, inner = left, left
+    while _is_run(text, outer - 1):
+        outer -= 1
+    while inner < start and _is_run(text, inner):
+        inner += 1
+    return outer if inner - outer <= MAX_QUOTED_RUN else inner
+
+
+def _right_bound(text: str, right: int, end: int) -> int:
+    """The quote's right bound, moved off a number it would cut through."""
+    if not (_is_run(text, right - 1) and _is_run(text, right)):
+        return right
+    outer, inner = right, right
+    while _is_run(text, outer):
+        outer += 1
+    while inner > end and _is_run(text, inner - 1):
+        inner -= 1
+    return outer if outer - inner <= MAX_QUOTED_RUN else inner
+
+
 def _quote(text: str, start: int, end: int) -> str:
     """The clause around a match, trimmed, so the resident recognises their own words."""
-    left = max(0, start - QUOTE_WINDOW)
-    right = min(len(text), end + QUOTE_WINDOW)
+    left = _left_bound(text, max(0, start - QUOTE_WINDOW), start)
+    right = _right_bound(text, min(len(text), end + QUOTE_WINDOW), end)
     before = _CLAUSE_BREAK.split(text[left:start])[-1]
     after = _CLAUSE_BREAK.split(text[end:right])[0]
     return (before + text[start:end] + after).strip()
