@@ -18,7 +18,7 @@ MODEL := models/current.tar.gz
 TRAINING_INPUTS := config.yml domain.yml $(shell find data bot/nlu bot/kb -path data/outreach -prune -o -path data/dev -prune -o -path data/dev2 -prune -o -path data/stages -prune -o -type f \( -name '*.yml' -o -name '*.py' \) -print 2>/dev/null)
 BUILD_STAMP := build/.built
 
-.PHONY: run install build train test test-unit test-stories validate lint eval bench operator clean help
+.PHONY: run install build train test test-unit test-stories validate lint eval eval-dev bench operator clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -26,6 +26,7 @@ help:
 	@echo "make test   – the whole test suite (make lint included)"
 	@echo "make lint   – ruff over bot/ and actions/, mypy over bot/kb"
 	@echo "make eval   – score on ../shared/eval (reports/eval.json)"
+	@echo "make eval-dev – the dev sets only: types, stages, styles, bank-CS (reports/eval.json)"
 	@echo "make bench  – latency / throughput (reports/bench.json)"
 	@echo "make operator LOGIN=wang NAME=王警官 – add a console account (asks for the password)"
 
@@ -78,6 +79,10 @@ test: $(MODEL)
 
 eval: $(MODEL)
 	$(PY) -m bot.quality.evaluation
+
+# The held-out dev sets alone (data/dev, data/dev2): never reads ../shared/eval.
+eval-dev: $(MODEL)
+	$(PY) -m bot.quality.evaluation --dev-only
 
 bench: $(MODEL)
 	$(PY) -m bot.quality.benchmark
