@@ -27,6 +27,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 from bot.kb.blocklist import Blocklist, builtin_allowlist
 from bot.kb.extraction.entities import Extractor, indicators_from_entities
 from bot.kb.extraction.red_flags import (
+    OVERLAPS_WITH,
     indicator_advice,
     indicator_red_flags,
     merge_red_flags,
@@ -321,10 +322,16 @@ def _answer_points(kb: KnowledgeBase, answers: Mapping[str, bool], implied: Iter
     return points
 
 
-def _risk_level(points: float, scam_type: str, money_lost: bool) -> str:
+def _always_high(kb: KnowledgeBase, hits: Iterable[RedFlagHit]) -> bool:
+    """A code, card number with password or screen sharing was asked for (`always_high` flags;
+    an indicator flag counts as the text flag it duplicates)."""
+    return any(OVERLAPS_WITH.get(h.id, h.id) in kb.always_high_flags for h in hits)
+
+
+def _risk_level(points: float, scam_type: str, money_lost: bool, always_high: bool = False) -> str:
     if scam_type == "none":
         return "low"
-    if money_lost or points >= HIGH_RISK_POINTS:
+    if money_lost or always_high or points >= HIGH_RISK_POINTS:
         return "high"
     if points >= MEDIUM_RISK_POINTS:
         return "medium"
@@ -408,7 +415,7 @@ def assess(
         scam_type=scam_type,
         scam_name=scam.name,
         short_name=scam.short_name,
-        risk_level=_risk_level(points, scam_type, lost),
+        risk_level=_risk_level(points, scam_type, lost, _always_high(kb, hits)),
         confidence=confidence,
         alternatives=alternatives,
         red_flags=hits + answered_flags,
