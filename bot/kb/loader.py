@@ -94,6 +94,10 @@ class KnowledgeBase:
         return [re.compile(p, re.IGNORECASE) for p in patterns]
 
     @cached_property
+    def compiled_reassurance_patterns(self) -> List[re.Pattern]:
+        return [re.compile(p, re.IGNORECASE) for p in self.common.reassurance_patterns]
+
+    @cached_property
     def always_high_flags(self) -> FrozenSet[str]:
         """Ids of the red flags that make the risk high whatever the type (`always_high`)."""
         return frozenset(flag_id for flag_id, (_, flag) in self.red_flags.items() if flag.always_high)

@@ -51,11 +51,15 @@ class DecisionConstants:
     none_penalty: float
     # Below this, the best scam type is reported as `unknown` when something looks wrong.
     min_type_confidence: float
+    # Log-odds added to `none` per reassurance span (common.yml; at most two count): a
+    # genuine code SMS, a relative called back, a real 96110 call, police outreach.
+    reassurance: float = 0.0
 
 
 # Chosen by own-data cross-validation and the held-out dev set (data/dev) with
 # `python -m bot.quality.evaluation --fast --tune`, never on the external evaluation file.
-DECISION = DecisionConstants(flag_evidence=0.3, none_penalty=0.8, min_type_confidence=0.15)
+DECISION = DecisionConstants(flag_evidence=0.3, none_penalty=0.8, min_type_confidence=0.15, reassurance=0.0)
+MAX_REASSURANCES = 2
 
 # Risk points → level; base points come from the type's `base_risk`.
 BASE_POINTS = {"high": 2, "medium": 1, "low": 0}
@@ -218,6 +222,7 @@ def rank_types(
     hits: Sequence[RedFlagHit],
     answers: Mapping[str, bool],
     constants: DecisionConstants = DECISION,
+    reassured: int = 0,
 ) -> List[Tuple[str, float]]:
     """Types by combined probability, best first."""
     types = list(kb.scam_types)
@@ -231,6 +236,7 @@ def rank_types(
     total_flag_weight = sum(h.weight for h in hits)
     scores = {t: math.log(prior[t]) + constants.flag_evidence * evidence[t] for t in types}
     scores["none"] -= constants.none_penalty * total_flag_weight
+    scores["none"] += constants.reassurance * min(reassured, MAX_REASSURANCES)
     top = max(scores.values())
     exp = {t: math.exp(s - top) for t, s in scores.items()}
     total = sum(exp.values())
@@ -261,9 +267,10 @@ def decide_type(
     answers: Mapping[str, bool],
     money_lost: bool,
     constants: DecisionConstants = DECISION,
+    reassured: int = 0,
 ) -> Tuple[str, float, List[Tuple[str, float]]]:
     """(type, confidence, all types ranked): the one decision rule, also used for tuning."""
-    ranked = rank_types(kb, ranking, hits, answers, constants)
+    ranked = rank_types(kb, ranking, hits, answers, constants, reassured)
     scam_type, confidence = _choose_type(ranked, hits, money_lost, constants)
     return scam_type, confidence, ranked
 
@@ -276,6 +283,8 @@ class TextEvidence:
     indicators: List[Indicator]
     hits: List[RedFlagHit]
     money_lost: bool
+    # How many reassurance spans (common.yml) the text holds.
+    reassured: int = 0
 
 
 _regex_extractors: Dict[int, RegexExtractor] = {}
@@ -307,7 +316,8 @@ def text_evidence(
     hits = merge_red_flags(
         _red_flags_in(kb, text, norm, warnings), indicator_red_flags(flagged, kb, store, text=norm)
     )
-    return TextEvidence(norm, indicators, hits, _money_lost_in(kb, norm, warnings))
+    reassured = sum(1 for p in kb.compiled_reassurance_patterns if p.search(norm))
+    return TextEvidence(norm, indicators, hits, _money_lost_in(kb, norm, warnings), reassured)
 
 
 # -- risk --------------------------------------------------------------------------
@@ -394,7 +404,7 @@ def assess(
     evidence = text_evidence(kb, text, entities, store, extractor)
     norm, indicators, hits = evidence.norm, evidence.indicators, evidence.hits
     lost = evidence.money_lost if money_lost is None else money_lost
-    scam_type, confidence, ranked = decide_type(kb, ranking, hits, answers, lost)
+    scam_type, confidence, ranked = decide_type(kb, ranking, hits, answers, lost, reassured=evidence.reassured)
     scam = kb.scam_types[scam_type]
     implied = implied_questions(kb, (h.id for h in hits))
     # Only the chosen type's implied questions stand in for their answers.
