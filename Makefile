@@ -23,7 +23,7 @@ BUILD_STAMP := build/.built
 STAGE_MODEL := build/stage_model.json
 STAGE_INPUTS := data/kb/stages.yml bot/kb/stage.py bot/kb/stage_train.py $(shell find data/stages -type f -name '*.yml' 2>/dev/null)
 
-.PHONY: run install build train test test-unit test-stories validate lint eval bench load chaos operator clean help
+.PHONY: run install build train test test-unit test-stories validate lint eval eval-dev bench load chaos operator clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -34,6 +34,7 @@ help:
 	@echo "make test   – the whole test suite (make lint included)"
 	@echo "make lint   – ruff over bot/ and actions/, mypy over bot/kb"
 	@echo "make eval   – score on ../shared/eval (reports/eval.json)"
+	@echo "make eval-dev – the dev sets only: types, stages, styles, bank-CS (reports/eval.json)"
 	@echo "make bench  – latency / throughput (reports/bench.json)"
 	@echo "make operator LOGIN=wang NAME=王警官 – add a console account (asks for the password)"
 
@@ -89,6 +90,10 @@ test: $(MODEL) $(STAGE_MODEL)
 
 eval: $(MODEL) $(STAGE_MODEL)
 	$(PY) -m bot.quality.evaluation
+
+# The held-out dev sets alone (data/dev, data/dev2): never reads ../shared/eval.
+eval-dev: $(MODEL) $(STAGE_MODEL)
+	$(PY) -m bot.quality.evaluation --dev-only
 
 bench: $(MODEL) $(STAGE_MODEL)
 	$(PY) -m bot.quality.benchmark

@@ -35,6 +35,10 @@ LOST_AT_ICBC = "我已经转了两万，转到工商银行的账户"
          r"common\.yml: loss_checklist\.for_residents: must hold exactly one step 'police'"),
         ("common.yml", lambda d: d["loss_checklist"]["for_residents"][0].update(step="pray"),
          r"common\.yml: loss_checklist\.for_residents\.0\.step"),
+        ("common.yml", lambda d: d.update(reassurance_patterns=["验证码(\\d+"]),
+         r"common\.yml: reassurance_patterns: invalid regular expression"),
+        ("common.yml", lambda d: d["red_flags"][0].update(always_high="sometimes"),
+         r"common\.yml: red_flags\.0\.always_high"),
     ],
 )
 def test_broken_kb_data_names_file_and_field(kb_copy, file, change, expected):
@@ -112,3 +116,32 @@ def test_regex_extractor_scores_close_to_the_spacy_pipeline(real_kb):
     regex_report = evaluate(extract=RegexExtractor(real_kb), with_errors=False)
     assert regex_report["micro"]["f1"] >= 0.9, regex_report["micro"]
     assert regex_report["micro"]["f1"] >= spacy_report["micro"]["f1"] - 0.02
+
+
+# -- coverage (issue 11): bank / payment-platform customer service, relatives in trouble --------
+
+
+def test_customer_service_covers_banks_payment_platforms_and_carriers(real_kb):
+    cs = real_kb.scam_types["customer_service_impersonation"]
+    for word in ("银行", "支付", "运营商"):
+        assert word in cs.name, word
+    for word in ("银行", "支付宝", "风控账户", "验证身份", "移动"):
+        assert word in cs.description, word
+    assert {"冒充银行客服", "冒充支付宝客服", "银行风控诈骗", "冒充运营商客服"} <= set(cs.aliases)
+    own = {f.id for f in cs.red_flags}
+    assert {"cs_bank_account_alert", "cs_verify_identity", "cs_risk_account"} <= own
+    asked = {rf for q in cs.questions for rf in q.red_flags}
+    assert {"cs_bank_account_alert", "cs_verify_identity", "cs_risk_account"} <= asked
+
+
+def test_relative_in_trouble_has_its_own_red_flags_and_advice(real_kb):
+    acq = real_kb.scam_types["acquaintance_impersonation"]
+    assert {"acq_relative_trouble", "acq_no_hangup_no_police"} <= {f.id for f in acq.red_flags}
+    assert any({"acq_relative_trouble", "acq_no_hangup_no_police"} <= set(q.red_flags) for q in acq.questions)
+    advice = "\n".join(acq.advice.do_now)
+    assert "挂断" in advice and "打给家人本人" in advice and "110" in advice
+    assert "绑架" in acq.description and "车祸" in acq.description
+
+
+def test_codes_card_passwords_and_screen_sharing_are_the_always_high_flags(real_kb):
+    assert real_kb.always_high_flags == {"ask_verification_code", "ask_card_password", "screen_sharing"}

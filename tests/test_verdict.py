@@ -100,7 +100,7 @@ def test_api_shape_matches_the_contract(mini_kb):
 
 # -- decision constants (chosen by `python -m bot.quality.evaluation --fast --tune`) ----------------
 
-from bot.kb.verdict import DECISION, DecisionConstants, decide_type, find_red_flags  # noqa: E402
+from bot.kb.verdict import DECISION, DecisionConstants, decide_type, find_red_flags, text_evidence  # noqa: E402
 
 
 def test_decide_type_weighs_red_flags_by_the_given_constants(mini_kb):
@@ -293,3 +293,111 @@ def test_a_run_too_long_to_quote_is_left_out_not_cut(real_kb):
     text = "打开这个链接" + "a" * 40 + "安全账户"
     quote = {h.id: h.quote for h in assess(real_kb, text).red_flags}["safe_account"]
     assert quote == "安全账户"
+
+
+# -- issue 11: bank customer service, relatives in trouble, always-high requests, reassurance -----
+
+LEANS_POLICE = {"police_impersonation": 0.4, "customer_service_impersonation": 0.25,
+                "acquaintance_impersonation": 0.1, "none": 0.15, "unknown": 0.1}
+
+
+@pytest.mark.parametrize("text", [
+    "您的账户存在异常，已被盗刷，需要验证身份，请提供卡号和验证码。",
+    "我是银行风控中心的，您的账户有风险，需要把资金转移到安全账户。",
+    "自称支付宝客服，说我账户被盗刷了，让我把余额转到风控账户保护起来。",
+])
+def test_bank_and_payment_platform_customer_service_is_not_police(real_kb, text):
+    v = assess(real_kb, text, ranking=LEANS_POLICE)
+    assert v.scam_type == "customer_service_impersonation", [h.id for h in v.red_flags]
+    assert v.risk_level == "high"
+
+
+@pytest.mark.parametrize("text", [
+    "你儿子出车祸了在医院抢救，马上打五万块手术费过来，别挂电话。",
+    "你孩子在我们手上，马上转二十万，不许报警，别挂电话，不然撕票。",
+    "你女儿在外面打架被拘留了，要交两万保证金才能放人，现在就转。",
+])
+def test_a_relative_in_trouble_is_acquaintance_impersonation_with_its_advice(real_kb, text):
+    v = assess(real_kb, text, ranking=LEANS_POLICE)
+    assert v.scam_type == "acquaintance_impersonation", [h.id for h in v.red_flags]
+    assert "acq_relative_trouble" in {h.id for h in v.red_flags}
+    assert v.risk_level == "high"
+    assert any("打给家人本人" in line for line in v.advice) and any("110" in line for line in v.advice)
+
+
+@pytest.mark.parametrize("scam_type, text", [
+    ("fake_shopping", "卖家让我报一下收到的验证码，说这样才能给我发货。"),
+    ("fan_scam", "那个追星群的管理员让我共享屏幕，说帮我抢演唱会门票。"),
+    ("health_product", "推销员让我把银行卡号和密码发给他，说保健品可以打折。"),
+])
+def test_codes_card_password_or_screen_sharing_are_always_high_whatever_the_type(real_kb, scam_type, text):
+    assert real_kb.scam_types[scam_type].base_risk == "medium"
+    v = assess(real_kb, text, ranking={scam_type: 0.9, "none": 0.1})
+    assert v.scam_type == scam_type
+    assert v.risk_level == "high", [(h.id, h.weight) for h in v.red_flags]
+
+
+def test_without_such_a_request_a_medium_type_stays_below_high(real_kb):
+    v = assess(real_kb, "卖家说这个包是正品，价格便宜一半。", ranking={"fake_shopping": 0.9, "none": 0.1})
+    assert v.scam_type == "fake_shopping" and v.risk_level != "high"
+
+
+@pytest.mark.parametrize("text", [
+    "【中国工商银行】您的验证码为582913，您正在进行网上支付，请勿告诉他人。工作人员不会向您索要验证码。",
+    "【中国工商银行】验证码：320118，用于手机银行登录，切勿泄露给任何人，如非本人操作请致电95588。",
+    "您的验证码是4471，5分钟内有效，请不要告诉任何人。【招商银行】",
+])
+def test_a_genuine_verification_code_sms_fires_no_secrecy_and_no_code_request(real_kb, text):
+    v = assess(real_kb, text)
+    found = {h.id for h in v.red_flags}
+    assert not found & {"secrecy", "ask_verification_code"}, found
+    assert (v.scam_type, v.risk_level) == ("none", "low")
+
+
+def test_a_scammer_asking_for_the_code_in_secret_is_still_flagged(real_kb):
+    v = assess(real_kb, "验证码123456发给我，不要告诉任何人。")
+    assert {"ask_verification_code", "secrecy"} <= {h.id for h in v.red_flags}
+    assert v.scam_type != "none" and v.risk_level == "high"
+
+
+@pytest.mark.parametrize("text", [
+    "表哥微信找我借五千块交房租，我打他以前的号码问了，确实是他本人，就转给他了。",
+    "女儿发消息说急用三千，我给她打电话确认是她本人，没问题。",
+])
+def test_a_relatives_request_verified_by_calling_back_is_not_flagged(real_kb, text):
+    v = assess(real_kb, text)
+    assert v.red_flags == [] and not v.money_lost
+    assert (v.scam_type, v.risk_level) == ("none", "low")
+
+
+def test_a_callback_that_finds_it_was_not_the_relative_stays_a_loss(real_kb):
+    v = assess(real_kb, "表哥微信找我借五千，我打电话问了，根本不是他本人，我已经转了五千。")
+    assert v.money_lost and v.scam_type != "none" and v.risk_level == "high"
+
+
+@pytest.mark.parametrize("text", [
+    "社区民警提醒：公检法不会要求转账，不会让您把钱转到安全账户。",
+    "刚才96110给我打电话，说我可能遇到诈骗了，提醒我别转账。",
+    "您好，这里是96110反诈中心，您刚才接到的电话疑似诈骗，请不要转账。",
+])
+def test_police_outreach_and_real_96110_calls_are_not_alarms(real_kb, text):
+    v = assess(real_kb, text)
+    assert v.red_flags == []
+    assert (v.scam_type, v.risk_level) == ("none", "low")
+
+
+def test_a_caller_only_claiming_96110_who_wants_a_safe_account_is_flagged(real_kb):
+    v = assess(real_kb, "我是96110的，你需要把钱转到安全账户。")
+    assert "safe_account" in {h.id for h in v.red_flags}
+    assert v.scam_type != "none" and v.risk_level == "high"
+
+
+def test_reassurance_spans_weigh_for_none_by_the_decision_constant(real_kb):
+    text = "女儿发消息说急用三千，我给她打电话确认是她本人，没问题。"
+    leans_acq = {"acquaintance_impersonation": 0.55, "none": 0.45}
+    evidence = text_evidence(real_kb, text)
+    assert evidence.reassured >= 1
+    off = DecisionConstants(0.3, 0.8, 0.15, reassurance=0.0)
+    on = DecisionConstants(0.3, 0.8, 0.15, reassurance=1.0)
+    assert decide_type(real_kb, leans_acq, evidence.hits, {}, False, off, evidence.reassured)[0] != "none"
+    assert decide_type(real_kb, leans_acq, evidence.hits, {}, False, on, evidence.reassured)[0] == "none"

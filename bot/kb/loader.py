@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple, Type
+from typing import Dict, FrozenSet, List, Optional, Tuple, Type
 
 from bot.kb.models import (
     NON_SCAM_TYPES,
@@ -92,7 +92,18 @@ class KnowledgeBase:
 
     @cached_property
     def compiled_warning_patterns(self) -> List[re.Pattern]:
-        return [re.compile(p, re.IGNORECASE) for p in self.common.warning_patterns]
+        """Warning spans and reassurance spans (common.yml): nothing inside them counts."""
+        patterns = self.common.warning_patterns + self.common.reassurance_patterns
+        return [re.compile(p, re.IGNORECASE) for p in patterns]
+
+    @cached_property
+    def compiled_reassurance_patterns(self) -> List[re.Pattern]:
+        return [re.compile(p, re.IGNORECASE) for p in self.common.reassurance_patterns]
+
+    @cached_property
+    def always_high_flags(self) -> FrozenSet[str]:
+        """Ids of the red flags that make the risk high whatever the type (`always_high`)."""
+        return frozenset(flag_id for flag_id, (_, flag) in self.red_flags.items() if flag.always_high)
 
     @cached_property
     def compiled_loss_patterns(self) -> List[re.Pattern]:

@@ -38,6 +38,9 @@ class RedFlag(StrictModel):
     # A match lying inside a match of one of these does not count (negated or warning
     # wording such as "公检法不会要求转账到安全账户"); common.yml warning_patterns apply too.
     exclude_patterns: List[str] = Field(default_factory=list)
+    # Asking for this (a code, card number with password, screen sharing) makes the risk
+    # high whatever the type and the other evidence: one rule, set per flag in the KB.
+    always_high: bool = False
 
     _valid_patterns = validator("patterns", "exclude_patterns", allow_reuse=True)(valid_regexes)
 
@@ -154,6 +157,10 @@ class CommonFile(StrictModel):
     # Spans that warn against a scam instead of describing one ("凡是……都是诈骗",
     # "公安机关不会……"): red-flag, indicator and money-lost matches inside them do not count.
     warning_patterns: List[str] = Field(default_factory=list)
+    # Spans that show the request is genuine or was checked (a bank's own code SMS "请勿告诉
+    # 他人", a relative called back on the old number, a real 96110 call): treated like
+    # warning spans — red flags, indicators and money-lost matches inside them do not count.
+    reassurance_patterns: List[str] = Field(default_factory=list)
     loss_patterns: List[str] = Field(min_items=1)
     # Spans where a loss pattern is not money sent to a scammer (bills, "如果已经转了").
     loss_exclude_patterns: List[str] = Field(default_factory=list)
@@ -162,7 +169,8 @@ class CommonFile(StrictModel):
     safe_advice: List[str] = Field(min_items=1)
 
     _valid_patterns = validator(
-        "warning_patterns", "loss_patterns", "loss_exclude_patterns", allow_reuse=True
+        "warning_patterns", "reassurance_patterns", "loss_patterns", "loss_exclude_patterns",
+        allow_reuse=True,
     )(valid_regexes)
 
 

@@ -27,6 +27,7 @@ from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 from bot.kb.blocklist import Blocklist, builtin_allowlist
 from bot.kb.extraction.entities import Extractor, indicators_from_entities
 from bot.kb.extraction.red_flags import (
+    OVERLAPS_WITH,
     indicator_advice,
     indicator_red_flags,
     merge_red_flags,
@@ -51,11 +52,15 @@ class DecisionConstants:
     none_penalty: float
     # Below this, the best scam type is reported as `unknown` when something looks wrong.
     min_type_confidence: float
+    # Log-odds added to `none` per reassurance span (common.yml; at most two count): a
+    # genuine code SMS, a relative called back, a real 96110 call, police outreach.
+    reassurance: float = 0.0
 
 
 # Chosen by own-data cross-validation and the held-out dev set (data/dev) with
 # `python -m bot.quality.evaluation --fast --tune`, never on the external evaluation file.
-DECISION = DecisionConstants(flag_evidence=0.3, none_penalty=0.8, min_type_confidence=0.15)
+DECISION = DecisionConstants(flag_evidence=0.3, none_penalty=0.8, min_type_confidence=0.15, reassurance=0.0)
+MAX_REASSURANCES = 2
 
 # Risk points → level; base points come from the type's `base_risk`.
 BASE_POINTS = {"high": 2, "medium": 1, "low": 0}
@@ -264,6 +269,7 @@ def rank_types(
     hits: Sequence[RedFlagHit],
     answers: Mapping[str, bool],
     constants: DecisionConstants = DECISION,
+    reassured: int = 0,
 ) -> List[Tuple[str, float]]:
     """Types by combined probability, best first."""
     types = list(kb.scam_types)
@@ -277,6 +283,7 @@ def rank_types(
     total_flag_weight = sum(h.weight for h in hits)
     scores = {t: math.log(prior[t]) + constants.flag_evidence * evidence[t] for t in types}
     scores["none"] -= constants.none_penalty * total_flag_weight
+    scores["none"] += constants.reassurance * min(reassured, MAX_REASSURANCES)
     top = max(scores.values())
     exp = {t: math.exp(s - top) for t, s in scores.items()}
     total = sum(exp.values())
@@ -307,9 +314,10 @@ def decide_type(
     answers: Mapping[str, bool],
     money_lost: bool,
     constants: DecisionConstants = DECISION,
+    reassured: int = 0,
 ) -> Tuple[str, float, List[Tuple[str, float]]]:
     """(type, confidence, all types ranked): the one decision rule, also used for tuning."""
-    ranked = rank_types(kb, ranking, hits, answers, constants)
+    ranked = rank_types(kb, ranking, hits, answers, constants, reassured)
     scam_type, confidence = _choose_type(ranked, hits, money_lost, constants)
     return scam_type, confidence, ranked
 
@@ -322,6 +330,8 @@ class TextEvidence:
     indicators: List[Indicator]
     hits: List[RedFlagHit]
     money_lost: bool
+    # How many reassurance spans (common.yml) the text holds.
+    reassured: int = 0
 
 
 _regex_extractors: Dict[int, RegexExtractor] = {}
@@ -353,7 +363,8 @@ def text_evidence(
     hits = merge_red_flags(
         _red_flags_in(kb, text, norm, warnings), indicator_red_flags(flagged, kb, store, text=norm)
     )
-    return TextEvidence(norm, indicators, hits, _money_lost_in(kb, norm, warnings))
+    reassured = sum(1 for p in kb.compiled_reassurance_patterns if p.search(norm))
+    return TextEvidence(norm, indicators, hits, _money_lost_in(kb, norm, warnings), reassured)
 
 
 # -- risk --------------------------------------------------------------------------
@@ -368,10 +379,16 @@ def _answer_points(kb: KnowledgeBase, answers: Mapping[str, bool], implied: Iter
     return points
 
 
-def _risk_level(points: float, scam_type: str, urgent: bool) -> str:
+def _always_high(kb: KnowledgeBase, hits: Iterable[RedFlagHit]) -> bool:
+    """A code, card number with password or screen sharing was asked for (`always_high` flags;
+    an indicator flag counts as the text flag it duplicates)."""
+    return any(OVERLAPS_WITH.get(h.id, h.id) in kb.always_high_flags for h in hits)
+
+
+def _risk_level(points: float, scam_type: str, urgent: bool, always_high: bool = False) -> str:
     if scam_type == "none":
         return "low"
-    if urgent or points >= HIGH_RISK_POINTS:
+    if urgent or always_high or points >= HIGH_RISK_POINTS:
         return "high"
     if points >= MEDIUM_RISK_POINTS:
         return "medium"
@@ -479,7 +496,7 @@ def assess(
         stage = most_severe([stage, "paid"])
     lost = stage == "paid"
     urgent = stage in URGENT_STAGES
-    scam_type, confidence, ranked = decide_type(kb, ranking, hits, answers, urgent)
+    scam_type, confidence, ranked = decide_type(kb, ranking, hits, answers, urgent, reassured=evidence.reassured)
     scam = kb.scam_types[scam_type]
     implied = implied_questions(kb, (h.id for h in hits))
     # Only the chosen type's implied questions stand in for their answers.
@@ -500,7 +517,7 @@ def assess(
         scam_type=scam_type,
         scam_name=scam.name,
         short_name=scam.short_name,
-        risk_level=_risk_level(points, scam_type, urgent),
+        risk_level=_risk_level(points, scam_type, urgent, _always_high(kb, hits)),
         confidence=confidence,
         alternatives=alternatives,
         red_flags=hits + answered_flags,

@@ -7,10 +7,18 @@
 3. `rasa test nlu` cross-validation of the whole NLU pipeline on the project's own data.
 4. Supervised reference (clearly labelled): k-fold of the same classifier on the eval file.
 5. Indicator extraction precision/recall on the labelled spans, when that suite exists.
-6. The held-out dev set (data/dev, never trained on): per-class scores, fraud recall and
-   false alarms, overall and per style, through the same model + verdict engine.
+6. The held-out dev sets (data/dev and data/dev2, never trained on), through the same model +
+   verdict engine: type macro-F1 and per-class scores, fraud recall, the false-alarm rate on
+   `none`, accuracy per style, where bank / payment-platform customer-service texts land
+   (`bank_cs_confusion`); on data/dev2, which labels the loss stage too, precision/recall per
+   stage from bot.kb.stage.assess_stage with build/stage_model.json (`stage.per_stage`,
+   `stage.paid`), near misses given the urgent steps, and the verdict's `money_lost`.
+   Keys `dev_set` and `dev2_set`; printed as a short table.
 
 Writes reports/eval.json and reports/confusion_matrix.png.
+
+`--dev-only` scores the dev sets alone (item 6) and never opens the external file; it
+updates `dev_set` / `dev2_set` in the report file (with --fast: reports/eval-fast.json).
 
 `--fast` skips Rasa: it trains bot.kb.classifier.ScamTextClassifier on the same
 `describe_situation` examples in-process and calls verdict.assess on its ranking, with
@@ -29,6 +37,7 @@ import asyncio
 import csv
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -88,7 +97,7 @@ def _quiet_rasa_logs() -> None:
     configure_structlog(logging.WARNING)
 
 
-async def _predict_with_model(texts: Sequence[str], model: Path = MODEL) -> List[str]:
+async def _verdicts_with_model(texts: Sequence[str], model: Path = MODEL) -> List:
     from rasa.core.agent import Agent
 
     from bot.kb import assess, default_kb
@@ -97,17 +106,16 @@ async def _predict_with_model(texts: Sequence[str], model: Path = MODEL) -> List
     kb, store, extractor = default_kb(), get_blocklist(), get_extractor()
     agent = Agent.load(str(model))
     _quiet_rasa_logs()  # Rasa logs every parse at debug level, texts included
-    predictions = []
+    verdicts = []
     started = time.monotonic()
     for i, text in enumerate(texts, 1):
         nlu = await agent.parse_message(text)
-        verdict = assess(kb, text, ranking=nlu.get("scam_ranking"), entities=nlu.get("entities"),
-                         blocklist=store, extractor=extractor)
-        predictions.append(map_prediction(verdict.scam_type))
+        verdicts.append(assess(kb, text, ranking=nlu.get("scam_ranking"), entities=nlu.get("entities"),
+                               blocklist=store, extractor=extractor))
         if i % 1000 == 0 or i == len(texts):
             rate = i / (time.monotonic() - started)
             print(f"  {i}/{len(texts)} texts scored ({rate:.0f}/s)", flush=True)
-    return predictions
+    return verdicts
 
 
 def transfer_evaluation(rows: List[Dict[str, str]], fast: bool = False, model: Path = MODEL) -> Dict:
@@ -127,7 +135,7 @@ def _fast_model():
     return ScamTextClassifier.train(*own_examples())
 
 
-def _predict_fast(texts: Sequence[str]) -> List[str]:
+def _verdicts_fast(texts: Sequence[str]) -> List:
     """The --fast path: the classifier trained in-process on our data + verdict.assess."""
     from bot.kb import assess, default_kb
     from bot.runtime.context import get_blocklist, get_extractor
@@ -135,32 +143,148 @@ def _predict_fast(texts: Sequence[str]) -> List[str]:
     kb, store, extractor = default_kb(), get_blocklist(), get_extractor()
     model = _fast_model()
     return [
-        map_prediction(assess(kb, text, ranking=ranking, blocklist=store, extractor=extractor).scam_type)
+        assess(kb, text, ranking=ranking, blocklist=store, extractor=extractor)
         for text, ranking in zip(texts, model.rank_many(texts))
     ]
 
 
+def _verdicts(texts: Sequence[str], fast: bool, model: Path = MODEL) -> List:
+    return _verdicts_fast(texts) if fast else asyncio.run(_verdicts_with_model(texts, model))
+
+
 def _predict(texts: Sequence[str], fast: bool, model: Path = MODEL) -> List[str]:
-    return _predict_fast(texts) if fast else asyncio.run(_predict_with_model(texts, model))
+    return [map_prediction(v.scam_type) for v in _verdicts(texts, fast, model)]
 
 
-def dev_set_evaluation(fast: bool, model: Path = MODEL) -> Dict:
-    """Scores on data/dev (never trained on), overall and per style."""
-    from bot.kb import default_kb
-    from bot.quality.dev_set import load_dev_set
+# -- the held-out dev sets (data/dev, data/dev2) ---------------------------------------------
 
-    examples = load_dev_set(valid_labels=default_kb().scam_types)
+# Which customer-service texts are *bank / payment-platform* ones, for their confusion row
+# (issue 11: they used to land in 公检法). A selection for reporting, not a red flag.
+BANK_CS = re.compile(
+    r"银行|銀行|支付宝|支付寶|微信支付|财付通|云闪付|雲閃付|银联|銀聯|风控|風控|信用卡|网银|網銀|"
+    r"工行|农行|中行|建行|交行|招行|邮储|95\d{3}"
+)
+STAGE_MODEL_FILE = ROOT / "build" / "stage_model.json"
+
+
+def _stage_model():
+    """(rules, model) of the loss stage, as the assistant loads them; trained when missing."""
+    from bot.kb.stage import StageModel, load_stage_rules
+    from bot.kb.stage_train import STAGE_RULES_FILE, train_and_save
+
+    if not STAGE_MODEL_FILE.exists():
+        print(f"  no {STAGE_MODEL_FILE.relative_to(ROOT)}: training it (bot.kb.stage_train) …", flush=True)
+        train_and_save(STAGE_MODEL_FILE)
+    return load_stage_rules(STAGE_RULES_FILE), StageModel.load(STAGE_MODEL_FILE)
+
+
+def _precision_recall(gold: Sequence[bool], pred: Sequence[bool]) -> Dict:
+    tp = sum(g and p for g, p in zip(gold, pred))
+    predicted, actual = sum(pred), sum(gold)
+    return {"precision": round(tp / predicted, 4) if predicted else None,
+            "recall": round(tp / actual, 4) if actual else None, "support": actual, "predicted": predicted}
+
+
+def bank_cs_confusion(examples: Sequence, pred: Sequence[str]) -> Dict:
+    """Where bank / payment-platform customer-service texts land (predicted type → count)."""
+    rows = [i for i, e in enumerate(examples)
+            if e.label == "customer_service_impersonation" and BANK_CS.search(e.text)]
+    landed = Counter(pred[i] for i in rows)
+    return {"rows": len(rows), "accuracy": round(landed["customer_service_impersonation"] / len(rows), 4) if rows else None,
+            "predicted": dict(landed.most_common())}
+
+
+def stage_evaluation(examples: Sequence, verdicts: Sequence) -> Dict:
+    """Loss stage per text (bot.kb.stage.assess_stage with build/stage_model.json) vs the labels."""
+    from bot.kb.stage import URGENT_STAGES, assess_stage
+    from bot.kb.stage_train import stage_scores
+
+    rules, model = _stage_model()
+    gold = [e.stage for e in examples]
+    pred = [assess_stage(e.text, rules, model).stage for e in examples]
+    near = [i for i, e in enumerate(examples) if e.near_miss]
+    return {
+        "model": f"{STAGE_MODEL_FILE.relative_to(ROOT)} (version {model.version})",
+        "per_stage": stage_scores(gold, pred),
+        "paid": _precision_recall([g == "paid" for g in gold], [p == "paid" for p in pred]),
+        "urgent": _precision_recall([g in URGENT_STAGES for g in gold], [p in URGENT_STAGES for p in pred]),
+        # Near misses (差点/没转, a legitimate payment …) that would still get the urgent steps.
+        "near_miss_urgent_rate": round(sum(pred[i] in URGENT_STAGES for i in near) / len(near), 4) if near else None,
+        "near_miss_rows": len(near),
+        # What the verdict itself says today (`money_lost`), whatever wires the stage into it.
+        "verdict_money_lost": _precision_recall([g == "paid" for g in gold], [bool(v.money_lost) for v in verdicts]),
+    }
+
+
+def dev_report(examples: Sequence, verdicts: Sequence) -> Dict:
+    """Type scores (macro-F1, false alarms on `none` …), per style, bank-CS confusion, stages."""
     gold = [map_prediction(e.label) for e in examples]
-    pred = _predict([e.text for e in examples], fast, model)
+    pred = [map_prediction(v.scam_type) for v in verdicts]
     report = classification_report(gold, pred)
     report["by_style"] = {}
     for style in sorted({e.style for e in examples}):
         rows = [i for i, e in enumerate(examples) if e.style == style]
         part = classification_report([gold[i] for i in rows], [pred[i] for i in rows])
         report["by_style"][style] = {
-            k: part[k] for k in ("rows", "accuracy", "fraud_recall", "false_alarm_rate")
+            k: part[k] for k in ("rows", "accuracy", "macro_f1", "fraud_recall", "false_alarm_rate")
         }
+    report["bank_cs_confusion"] = bank_cs_confusion(examples, pred)
+    if all(e.stage for e in examples):
+        report["stage"] = stage_evaluation(examples, verdicts)
     return report
+
+
+def dev_set_evaluation(fast: bool, model: Path = MODEL) -> Dict[str, Dict]:
+    """Scores on data/dev and data/dev2 (never trained on), keyed `dev_set` and `dev2_set`."""
+    from bot.kb import default_kb
+    from bot.quality.dev_set import load_dev2_set, load_dev_set
+
+    types = default_kb().scam_types
+    sets = {"dev_set": load_dev_set(valid_labels=types), "dev2_set": load_dev2_set(valid_labels=types)}
+    texts = [e.text for examples in sets.values() for e in examples]
+    verdicts = _verdicts(texts, fast, model)  # one pass: the Rasa model loads once
+    out, start = {}, 0
+    for name, examples in sets.items():
+        out[name] = dev_report(examples, verdicts[start:start + len(examples)])
+        start += len(examples)
+    return out
+
+
+def _fmt(value) -> str:
+    return "  –  " if value is None else f"{value:.3f}"
+
+
+def dev_table(report: Dict) -> str:
+    """The short table `make eval` prints for the dev sets."""
+    lines = [f"{'set':9} {'rows':>5} {'typeF1':>7} {'acc':>6} {'recall':>7} {'FA none':>8} "
+             f"{'paidP':>6} {'paidR':>6} {'bankCS':>7}"]
+    for name in ("dev_set", "dev2_set"):
+        part = report.get(name)
+        if not part:
+            continue
+        paid = part.get("stage", {}).get("paid", {})
+        lines.append(
+            f"{name:9} {part['rows']:>5} {_fmt(part['macro_f1']):>7} {_fmt(part['accuracy']):>6} "
+            f"{_fmt(part['fraud_recall']):>7} {_fmt(part['false_alarm_rate']):>8} "
+            f"{_fmt(paid.get('precision')):>6} {_fmt(paid.get('recall')):>6} "
+            f"{_fmt(part['bank_cs_confusion']['accuracy']):>7}"
+        )
+    for name in ("dev_set", "dev2_set"):
+        part = report.get(name)
+        if not part:
+            continue
+        styles = ", ".join(f"{s} {v['accuracy']:.2f}" for s, v in part["by_style"].items())
+        lines.append(f"{name} accuracy by style: {styles}")
+        lines.append(f"{name} bank-CS texts land in: {part['bank_cs_confusion']['predicted']}")
+        stage = part.get("stage")
+        if stage:
+            per = stage["per_stage"]
+            lines.append(f"{name} stage P/R: " + ", ".join(
+                f"{s} {per[s]['precision']:.2f}/{per[s]['recall']:.2f}" for s in per if s != "overall"))
+            lines.append(f"{name} near misses given the urgent steps: {_fmt(stage['near_miss_urgent_rate'])}"
+                         f" of {stage['near_miss_rows']}; verdict money_lost P/R "
+                         f"{_fmt(stage['verdict_money_lost']['precision'])}/{_fmt(stage['verdict_money_lost']['recall'])}")
+    return "\n".join(lines)
 
 
 @lru_cache(maxsize=1)
@@ -222,6 +346,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=MODEL, help="trained Rasa model archive")
     parser.add_argument("--skip-transfer", action="store_true",
                         help="do not score the external file (own CV and dev set only)")
+    parser.add_argument("--dev-only", action="store_true",
+                        help="only the held-out dev sets (data/dev, data/dev2); never reads the external "
+                             "file; updates their keys in the report file")
     parser.add_argument("--out", type=Path, default=None, help="report file (default reports/eval.json)")
     args = parser.parse_args(argv)
     REPORTS.mkdir(exist_ok=True)
@@ -235,11 +362,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     out_file = args.out or REPORTS / ("eval-fast.json" if args.fast else "eval.json")
     report: Dict = {"model": "in-process classifier (--fast)" if args.fast else str(args.model)}
+    if args.dev_only:
+        return _dev_only(args, out_file, report)
     texts, labels = own_examples()
     print(f"own data: {len(texts)} scam-type examples; {args.folds}-fold cross-validation …", flush=True)
     report["own_data_cross_validation"] = cross_validate(texts, labels, args.folds, {})
-    print("held-out dev set (data/dev) …", flush=True)
-    report["dev_set"] = dev_set_evaluation(args.fast, args.model)
+    print("held-out dev sets (data/dev, data/dev2) …", flush=True)
+    report.update(dev_set_evaluation(args.fast, args.model))
     if args.skip_transfer:
         print("transfer evaluation skipped (--skip-transfer)", flush=True)
     elif args.eval_csv.exists():
@@ -265,7 +394,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         if part is None:
             continue
         print(name, json.dumps({k: part.get(k) for k in ("macro_f1", "fraud_recall", "false_alarm_rate")}))
+    print(dev_table(report))
     print(f"wrote {out_file}")
+    return 0
+
+
+def _dev_only(args: argparse.Namespace, out_file: Path, header: Dict) -> int:
+    """`--dev-only`: score data/dev and data/dev2 and update their keys in `out_file`."""
+    print("held-out dev sets (data/dev, data/dev2) …", flush=True)
+    report = json.loads(out_file.read_text()) if out_file.exists() else {}
+    report.update(dev_set_evaluation(args.fast, args.model))
+    report["dev_sets_model"] = header["model"]
+    out_file.write_text(json.dumps(report, ensure_ascii=False, indent=2))
+    print(dev_table(report))
+    print(f"wrote {out_file} (keys dev_set, dev2_set)")
     return 0
 
 

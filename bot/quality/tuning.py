@@ -1,14 +1,16 @@
 """Choose the scam threshold and the verdict's decision constants on our own data only.
 
 Inputs: out-of-fold rankings of own-data cross-validation and rankings of the held-out
-dev set (data/dev) by a model trained on all own data. The external evaluation file is
+dev sets (data/dev and data/dev2) by a model trained on all own data. The external evaluation file is
 never read here. Red flags are found once per text; every candidate setting then re-runs
 only the decision step (`verdict.decide_type`), so a grid of ~100 settings takes seconds.
 
 Selection rule: among settings whose false-alarm rate is at most FALSE_ALARM_BUDGET on
-the dev set and on own-data CV, take the highest fraud recall (mean of both, in steps of
+each dev set and on own-data CV, take the highest fraud recall (mean of all, in steps of
 RECALL_STEP so that one or two texts do not decide); ties go to the higher macro-F1 (mean
-of both), then to the setting nearest the current defaults.
+of all), then to the setting nearest the current defaults. When no setting keeps the
+budget everywhere, `choose` refuses and the report shows the setting with the lowest worst
+false-alarm rate instead (`within_budget: false`), so the gap shows.
 """
 from __future__ import annotations
 
@@ -25,10 +27,11 @@ from bot.quality.scoring import classification_report, map_prediction, own_examp
 # Headroom under the 8 % target for texts unlike ours.
 FALSE_ALARM_BUDGET = 0.05
 RECALL_STEP = 0.005
-THRESHOLDS = (0.5, 0.4, 0.3, 0.25, 0.2, 0.15, 0.1)
+THRESHOLDS = (0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.25, 0.2, 0.15, 0.1)
 FLAG_EVIDENCES = (0.3, 0.5, 0.7, 0.9)
 NONE_PENALTIES = (0.4, 0.8, 1.2)
 MIN_CONFIDENCES = (0.15, 0.3)
+REASSURANCES = (0.0, 1.0, 2.0, 3.0)
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class Setting:
     flag_evidence: float
     none_penalty: float
     min_type_confidence: float
+    reassurance: float = 0.0
 
 
 def rethreshold(ranking: Mapping[str, float], threshold: float) -> Dict[str, float]:
@@ -64,9 +68,11 @@ def out_of_fold_rankings(texts: Sequence[str], labels: Sequence[str], folds: int
 def _predictions(kb, evidences, rankings, setting: Setting) -> List[str]:
     from bot.kb.verdict import DecisionConstants, decide_type
 
-    constants = DecisionConstants(setting.flag_evidence, setting.none_penalty, setting.min_type_confidence)
+    constants = DecisionConstants(setting.flag_evidence, setting.none_penalty, setting.min_type_confidence,
+                                  setting.reassurance)
     return [
-        map_prediction(decide_type(kb, rethreshold(r, setting.scam_threshold), ev.hits, {}, ev.money_lost, constants)[0])
+        map_prediction(decide_type(kb, rethreshold(r, setting.scam_threshold), ev.hits, {}, ev.money_lost,
+                                   constants, ev.reassured)[0])
         for ev, r in zip(evidences, rankings)
     ]
 
@@ -75,38 +81,60 @@ def _summary(report: Dict) -> Dict:
     return {k: report[k] for k in ("fraud_recall", "false_alarm_rate", "macro_f1", "fraud_type_accuracy")}
 
 
-def score_grid(kb, own, dev) -> List[Dict]:
-    """Every setting scored on own CV and the dev set. `own`/`dev`: (gold, evidences, rankings)."""
+SETS = ("own_cv", "dev", "dev2")
+
+
+def score_grid(kb, own, dev, dev2=None) -> List[Dict]:
+    """Every setting scored on own CV and the dev sets. Each: (gold, evidences, rankings)."""
 
     results = []
-    for values in itertools.product(THRESHOLDS, FLAG_EVIDENCES, NONE_PENALTIES, MIN_CONFIDENCES):
+    named = [("own_cv", own), ("dev", dev)] + ([("dev2", dev2)] if dev2 is not None else [])
+    for values in itertools.product(THRESHOLDS, FLAG_EVIDENCES, NONE_PENALTIES, MIN_CONFIDENCES, REASSURANCES):
         setting = Setting(*values)
         row = {"setting": asdict(setting)}
-        for name, (gold, evidences, rankings) in (("own_cv", own), ("dev", dev)):
+        for name, (gold, evidences, rankings) in named:
             row[name] = _summary(classification_report(gold, _predictions(kb, evidences, rankings, setting)))
         results.append(row)
     return results
 
 
+def _sets(row: Dict) -> List[str]:
+    return [name for name in SETS if name in row]
+
+
+def _worst_false_alarms(row: Dict) -> float:
+    return max(row[n]["false_alarm_rate"] for n in _sets(row))
+
+
+def _pooled_recall(row: Dict) -> float:
+    mean = sum(row[n]["fraud_recall"] for n in _sets(row)) / len(_sets(row))
+    return round(mean / RECALL_STEP)
+
+
+def _pooled_f1(row: Dict) -> float:
+    return sum(row[n]["macro_f1"] for n in _sets(row)) / len(_sets(row))
+
+
 def choose(results: List[Dict], current: Setting) -> Dict:
-    def pooled_recall(row: Dict) -> float:
-        mean = (row["own_cv"]["fraud_recall"] + row["dev"]["fraud_recall"]) / 2
-        return round(mean / RECALL_STEP)
-
-    def pooled_f1(row: Dict) -> float:
-        return (row["own_cv"]["macro_f1"] + row["dev"]["macro_f1"]) / 2
-
     def distance(row: Dict) -> float:
-        return sum(abs(row["setting"][k] - v) for k, v in asdict(current).items())
+        return sum(abs(row["setting"].get(k, v) - v) for k, v in asdict(current).items())
 
-    admissible = [
-        r for r in results
-        if r["dev"]["false_alarm_rate"] <= FALSE_ALARM_BUDGET
-        and r["own_cv"]["false_alarm_rate"] <= FALSE_ALARM_BUDGET
-    ]
+    admissible = [r for r in results if _worst_false_alarms(r) <= FALSE_ALARM_BUDGET]
     if not admissible:
         raise ValueError(f"no setting keeps false alarms ≤ {FALSE_ALARM_BUDGET:.0%}")
-    return max(admissible, key=lambda r: (pooled_recall(r), pooled_f1(r), -distance(r)))
+    return max(admissible, key=lambda r: (_pooled_recall(r), _pooled_f1(r), -distance(r)))
+
+
+def least_false_alarms(results: List[Dict]) -> Dict:
+    """When nothing keeps the budget: the setting with the lowest worst false-alarm rate."""
+    return min(results, key=lambda r: (_worst_false_alarms(r), -_pooled_recall(r), -_pooled_f1(r)))
+
+
+def _choose_or_report(results: List[Dict], current: Setting) -> Dict:
+    try:
+        return {**choose(results, current), "within_budget": True}
+    except ValueError as err:
+        return {**least_false_alarms(results), "within_budget": False, "note": str(err)}
 
 
 def main(folds: int = 5) -> Dict:
@@ -114,7 +142,7 @@ def main(folds: int = 5) -> Dict:
     from bot.kb.blocklist import InMemoryBlocklist
     from bot.kb.classifier import SCAM_THRESHOLD
     from bot.kb.verdict import DECISION, text_evidence
-    from bot.quality.dev_set import load_dev_set
+    from bot.quality.dev_set import load_dev2_set, load_dev_set
     from bot.runtime.context import get_extractor
 
     started = time.monotonic()
@@ -123,6 +151,7 @@ def main(folds: int = 5) -> Dict:
     texts, labels = own_examples()
     extractor = get_extractor()
     dev = load_dev_set(valid_labels=kb.scam_types)
+    dev2 = load_dev2_set(valid_labels=kb.scam_types)
     own_rankings = out_of_fold_rankings(texts, labels, folds)
     full = ScamTextClassifier.train(texts, labels, scam_threshold=0.5)
     dev_texts = [e.text for e in dev]
@@ -132,8 +161,15 @@ def main(folds: int = 5) -> Dict:
         [text_evidence(kb, t, blocklist=store, extractor=extractor) for t in dev_texts],
         full.rank_many(dev_texts),
     )
-    results = score_grid(kb, own, dev_data)
-    current = Setting(SCAM_THRESHOLD, DECISION.flag_evidence, DECISION.none_penalty, DECISION.min_type_confidence)
+    dev2_texts = [e.text for e in dev2]
+    dev2_data = (
+        [map_prediction(e.label) for e in dev2],
+        [text_evidence(kb, t, blocklist=store, extractor=extractor) for t in dev2_texts],
+        full.rank_many(dev2_texts),
+    )
+    results = score_grid(kb, own, dev_data, dev2_data)
+    current = Setting(SCAM_THRESHOLD, DECISION.flag_evidence, DECISION.none_penalty, DECISION.min_type_confidence,
+                      DECISION.reassurance)
     current_row = next(r for r in results if r["setting"] == asdict(current))
     by_threshold = {
         str(t): next(r for r in results if r["setting"] == {**asdict(current), "scam_threshold": t})
@@ -144,6 +180,6 @@ def main(folds: int = 5) -> Dict:
         "rule": __doc__.split("Selection rule")[1].strip(),
         "settings_scored": len(results),
         "current": current_row,
-        "chosen": choose(results, current),
+        "chosen": _choose_or_report(results, current),
         "seconds": round(time.monotonic() - started, 1),
     }
