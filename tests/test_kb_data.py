@@ -123,8 +123,8 @@ def test_regex_extractor_scores_close_to_the_spacy_pipeline(real_kb):
 
 def test_customer_service_covers_banks_payment_platforms_and_carriers(real_kb):
     cs = real_kb.scam_types["customer_service_impersonation"]
-    for word in ("银行", "支付", "运营商"):
-        assert word in cs.name, word
+    # The name is DESIGN.md's taxonomy name (a contract); the description says what it covers.
+    assert cs.short_name == "冒充客服"
     for word in ("银行", "支付宝", "风控账户", "验证身份", "移动"):
         assert word in cs.description, word
     assert {"冒充银行客服", "冒充支付宝客服", "银行风控诈骗", "冒充运营商客服"} <= set(cs.aliases)
