@@ -87,16 +87,8 @@ def send_question(
 
 
 def urgent_lines(steps: LossSteps) -> List[str]:
-    """bot.kb.loss_steps as the chat shows it: the named bank's number (or the "bank
-    unknown" line) under the bank step; "先挂断" alone while the scammer is on the line."""
-    if not steps.urgent:
-        return [texts.HANG_UP_HEADER, *steps.lines]
-    lines = [texts.URGENT_HEADER]
-    for i, step in enumerate(steps.steps, start=1):
-        lines.append(f"{i}. {step.text}")
-        if step.step == "bank":
-            lines.extend(texts.PHONE_MARK + line for line in steps.bank_lines)
-    return lines
+    """bot.kb.loss_steps as every channel shows it (LossSteps.message_lines)."""
+    return steps.message_lines()
 
 
 def reminder_line(steps: LossSteps) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Dict, List
 
+from bot.kb import loss
+
 # The chat's mark before a risk level's name (the names: bot.kb.RISK_LABELS).
 RISK_ICONS: Dict[str, str] = {"high": "⚠️", "medium": "🔶", "low": "ℹ️"}
 
@@ -70,9 +72,8 @@ HOTLINE_LINE = "📞 {name}：{number}（{when}）"
 APP_LINE = "📱 {name}（{when}）"
 
 # Urgent path -------------------------------------------------------------------------------------
-URGENT_HEADER = "🚨 别慌，先做这几件事，越快越好："
-HANG_UP_HEADER = "⚠️ 对方还在电话里、还在聊天的话："
-PHONE_MARK = "📞 "
+# The urgent message itself is rendered once, by bot.kb.loss (LossSteps.message_lines).
+URGENT_HEADER, HANG_UP_HEADER, PHONE_MARK = loss.URGENT_HEADER, loss.HANG_UP_HEADER, loss.PHONE_MARK
 AFTER_LOSS = "做完这些，我可以接着帮您看看是哪种骗局。"
 
 # FAQ --------------------------------------------------------------------------------------------

@@ -29,11 +29,12 @@ import aiohttp
 from aiohttp import web
 from cachetools import TTLCache
 
-from bot.gateway.keys import BLOCKLIST_KEY, KB_KEY, RASA_KEY, SETTINGS_KEY
+from bot.gateway.keys import BLOCKLIST_KEY, KB_KEY, RASA_KEY, SETTINGS_KEY, STAGE_MODEL_KEY
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable
 from bot.kb import RISK_LABELS, KnowledgeBase, assess, loss_steps
 from bot.kb.blocklist import Blocklist
 from bot.kb.models import NON_SCAM_TYPES
+from bot.kb.stage import StageModel
 from bot.kb.verdict import Verdict
 from bot.privacy import mask_text
 from bot.settings import Settings
@@ -43,9 +44,6 @@ log = logging.getLogger(__name__)
 # -- the residents' words ---------------------------------------------------------------------
 
 RISK_ICONS = {"high": "⚠️", "medium": "🔶", "low": "ℹ️"}
-MONEY_LOST_FIRST = "🚨 钱已经转出去了：马上打 {police} 报警，再打银行客服电话止付！"
-URGENT_HEADER = "先做这几件事，越快越好："
-BANK_NAMED = "📞 {name}客服：{number}——马上打，要求止付、冻结"
 BUSY = "助手这会儿有点忙，完整的分析稍后接着做。您说的话我记下了，不用重打。"
 WHY = "为什么："
 FLAG_LINE = "·「{quote}」——{description}"
@@ -74,13 +72,18 @@ def _number(kb: KnowledgeBase, hotline_id: str, default: str) -> str:
     return (hotline.number if hotline and hotline.number else None) or default
 
 
-def degraded_verdict(kb: KnowledgeBase, text: str, blocklist: Optional[Blocklist] = None) -> Verdict:
-    """The verdict from the knowledge base alone: red flags, loss words, regex indicators."""
-    return assess(kb, text, blocklist=blocklist)
+def degraded_verdict(
+    kb: KnowledgeBase, text: str, blocklist: Optional[Blocklist] = None, stage_model: Optional[StageModel] = None
+) -> Verdict:
+    """The verdict without Rasa: red flags, the loss stage, regex indicators (bot.kb alone)."""
+    return assess(kb, text, blocklist=blocklist, stage_model=stage_model)
 
 
 def degraded_messages(
-    kb: KnowledgeBase, texts: Sequence[str], blocklist: Optional[Blocklist] = None
+    kb: KnowledgeBase,
+    texts: Sequence[str],
+    blocklist: Optional[Blocklist] = None,
+    stage_model: Optional[StageModel] = None,
 ) -> List[Dict[str, Any]]:
     """The reply when Rasa cannot give one, in the chat contract (`text`, `buttons`, `custom`).
 
@@ -88,16 +91,11 @@ def degraded_messages(
     together, so a "是" after a kept description still gets that description's verdict."""
     police = _number(kb, POLICE_ID, "110")
     antifraud = _number(kb, ANTIFRAUD_ID, "96110")
-    verdict = degraded_verdict(kb, "\n".join(t for t in texts if t.strip()), blocklist)
+    verdict = degraded_verdict(kb, "\n".join(t for t in texts if t.strip()), blocklist, stage_model)
     messages: List[Dict[str, Any]] = []
     steps = loss_steps(kb, verdict)
-    if steps:  # money is gone: the urgent steps come before anything else
-        lines = [MONEY_LOST_FIRST.format(police=police), URGENT_HEADER]
-        for i, step in enumerate(steps.steps, start=1):
-            lines.append(f"{i}. {step.text}")
-            if step.step == "bank":
-                lines.extend(BANK_NAMED.format(name=b.name, number=b.number) for b in steps.banks)
-        messages.append({"text": "\n".join(lines)})
+    if steps:  # money or codes gone, or still on the line: the chat's urgent message first
+        messages.append({"text": "\n".join(steps.message_lines())})
     lines = []
     judged = verdict.scam_type not in NON_SCAM_TYPES or bool(verdict.red_flags) or verdict.money_lost
     if judged:
@@ -317,7 +315,7 @@ class DegradedChat:
             log.exception("degraded mode: could not keep the message")
         texts = [p.message for p in kept if not p.message.startswith("/")]
         try:
-            return degraded_messages(self.kb, texts, self.blocklist), True
+            return degraded_messages(self.kb, texts, self.blocklist, self._app.get(STAGE_MODEL_KEY)), True
         except Exception:  # noqa: BLE001 - the numbers still go out, whatever broke
             log.exception("degraded mode: the knowledge base could not judge the message")
             return fixed_messages(self.kb), True

@@ -35,6 +35,12 @@ STEPS_BY_STAGE: Dict[str, Tuple[LossStepKind, ...]] = {
 }
 
 
+# How every channel shows the steps to a resident (chat, degraded reply, WeChat): one rendering.
+URGENT_HEADER = "🚨 别慌，先做这几件事，越快越好："
+HANG_UP_HEADER = "⚠️ 对方还在电话里、还在聊天的话："
+PHONE_MARK = "📞 "
+
+
 @dataclass(frozen=True)
 class LossSteps:
     """The urgent checklist for one verdict; empty (falsy) when the stage needs none."""
@@ -66,6 +72,18 @@ class LossSteps:
     @property
     def urgent_lines(self) -> List[str]:
         return [s.text for s in self.steps if s.step in URGENT_STEPS]
+
+    def message_lines(self) -> List[str]:
+        """The urgent message: numbered steps, the named bank's number (or the "bank unknown"
+        line) under the bank step; "先挂断" alone while the scammer is on the line."""
+        if not self.urgent:
+            return [HANG_UP_HEADER, *self.lines]
+        lines = [URGENT_HEADER]
+        for i, step in enumerate(self.steps, start=1):
+            lines.append(f"{i}. {step.text}")
+            if step.step == "bank":
+                lines.extend(PHONE_MARK + line for line in self.bank_lines)
+        return lines
 
     def lead(self, advice: Sequence[str]) -> List[str]:
         """`advice` (a verdict's) with the urgent steps first and the rest of the checklist
