@@ -309,7 +309,7 @@ async def _read_form(request: web.Request) -> Optional[Mapping[str, Any]]:
     """The login form, or None when it cannot be read (broken multipart, bad bytes, too slow)."""
     try:
         return await asyncio.wait_for(request.post(), FORM_READ_SECONDS)
-    except (ValueError, AssertionError, asyncio.TimeoutError, HttpProcessingError) as err:
+    except (ValueError, AssertionError, LookupError, asyncio.TimeoutError, HttpProcessingError) as err:
         log.info("login form refused: %s", type(err).__name__)
         return None
 

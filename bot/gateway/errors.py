@@ -4,11 +4,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import zlib
 from functools import partial
 from typing import Any, Awaitable, Callable, Dict, Mapping, Optional
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.web_protocol import RequestPayloadError
 
 from bot.gateway.input_guard import UnsafeJson, loads_bounded
 from bot.kb.text import clean
@@ -52,7 +54,14 @@ async def request_guard(
         except ConnectionResetError:
             log.info("client went away while sending %s %s", request.method, request.path)
             return error_response(400, "connection lost while reading the body")
+        except (HttpProcessingError, RequestPayloadError) as err:  # e.g. Content-Encoding: gzip, not gzip
+            log.info("unreadable body on %s %s: %s", request.method, request.path, type(err).__name__)
+            return error_response(400, "request body could not be decoded (check Content-Encoding)")
     return await handler(request)
+
+
+# A broken request line or header, a body that does not decompress: the client's fault.
+CLIENT_FAULTS = (HttpProcessingError, ConnectionResetError, RequestPayloadError, zlib.error)
 
 
 class QuietProtocolErrors(logging.Filter):
@@ -60,7 +69,7 @@ class QuietProtocolErrors(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         exc = record.exc_info[1] if record.exc_info else None
-        if isinstance(exc, (HttpProcessingError, ConnectionResetError)):
+        if isinstance(exc, CLIENT_FAULTS) or isinstance(getattr(exc, "__cause__", None), CLIENT_FAULTS):
             record.msg, record.args = "refused a malformed request: %s", (str(exc).splitlines()[0:1] or [""])[0]
             record.levelno, record.levelname = logging.INFO, "INFO"
             record.exc_info = record.exc_text = None

@@ -237,6 +237,12 @@ async def message_endpoint(request: web.Request) -> web.Response:
     return web.Response(text=body, content_type="application/xml")
 
 
+def _message_id(message: Any) -> str:
+    """MsgId as sent ("" when absent): wechatpy's int() raises on "abc" and on 5,000 digits."""
+    raw = str(getattr(message, "_data", {}).get("MsgId") or "").strip()
+    return "" if raw in ("", "0") else raw[:64]
+
+
 async def _answer(app: web.Application, message: Any) -> Optional[str]:
     kind = message.type
     if kind == "event":
@@ -248,7 +254,7 @@ async def _answer(app: web.Application, message: Any) -> Optional[str]:
     content = (message.content or "").strip()
     if not content:
         return TEXT_ONLY_TEXT
-    msg_id = str(message.id) if message.id else ""  # wechatpy gives 0 when MsgId is absent
+    msg_id = _message_id(message)
     return await _text_turn(app, message.source, content[:MAX_MESSAGE_CHARS], msg_id)
 
 
