@@ -21,8 +21,9 @@ from actions.render import (
     send_verdict,
 )
 from actions.state import CheckState, latest_entities, latest_ranking, latest_text
-from bot.kb import KnowledgeBase, Verdict, default_kb, find_red_flags, loss_steps
+from bot.kb import KnowledgeBase, Verdict, find_red_flags, loss_steps
 from bot.kb.verdict import implied_questions
+from bot.runtime.context import current_kb
 
 # At most this many diagnostic questions per self-check (the KB orders them by value).
 MAX_QUESTIONS = 3
@@ -158,7 +159,7 @@ class ActionSelfCheck(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         state = CheckState.from_tracker(tracker)
-        kb = default_kb()
+        kb = current_kb()
         text = latest_text(tracker)
         if not text.strip():
             ask_to_describe(dispatcher, state)
@@ -200,7 +201,7 @@ class ActionAnswerQuestion(Action):
             else:
                 dispatcher.utter_message(text=texts.NO_QUESTION_PENDING_AFFIRM)
             return []
-        record_answer(dispatcher, default_kb(), state, intent or "", latest_text(tracker))
+        record_answer(dispatcher, current_kb(), state, intent or "", latest_text(tracker))
         return state.events()
 
 
@@ -217,7 +218,7 @@ class ActionGiveVerdict(Action):
         if not state.description:
             dispatcher.utter_message(text=texts.NOTHING_TO_ASSESS)
             return []
-        kb = default_kb()
+        kb = current_kb()
         deliver_verdict(dispatcher, kb, state, state.assess(kb))
         return state.events()
 
@@ -236,7 +237,7 @@ class ActionReportLoss(Action):
         if text:
             state.add_text(text, latest_ranking(tracker), latest_entities(tracker))
         state.money_lost = True
-        kb = default_kb()
+        kb = current_kb()
         send_urgent(dispatcher, loss_steps(kb, state.assess(kb)), offer_to_continue=True)
         state.loss_advice_given = True
         return state.events()
@@ -252,7 +253,7 @@ class ActionContinueCheck(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         state = CheckState.from_tracker(tracker)
-        kb = default_kb()
+        kb = current_kb()
         if state.pending and state.pending in kb.questions:
             send_question(dispatcher, kb.questions[state.pending][1])
             return []

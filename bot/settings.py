@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     blocklist_file: Path = ROOT / "var" / "blocklist.csv"
     blocklist_prefix: str = "fanzha:blocklist:"
 
+    # -- knowledge base ------------------------------------------------------------------------
+    # Where the gateway and the action server load the KB from (and reload it: `make reload`).
+    kb_dir: Path = ROOT / "data" / "kb"
+
     # -- extraction ---------------------------------------------------------------------------
     # The spaCy pipeline `make build` writes; when set explicitly it is used even if older
     # than its sources.

@@ -8,9 +8,9 @@ from aiohttp import web
 
 from bot.gateway.errors import ApiError
 from bot.gateway.input_guard import neutralise
-from bot.gateway.keys import BLOCKLIST_KEY, BUTTONS_KEY, CHECK_LISTENERS, EXTRACTOR_KEY, KB_KEY, RASA_KEY
+from bot.gateway.keys import BLOCKLIST_KEY, BUTTONS_KEY, CHECK_LISTENERS, EXTRACTOR_KEY, RASA_KEY, current_kb
 from bot.gateway.rasa_client import RasaUnavailable
-from bot.kb import assess
+from bot.kb import KnowledgeBase, assess
 from bot.kb.verdict import Verdict
 
 log = logging.getLogger(__name__)
@@ -22,15 +22,22 @@ def rasa_unavailable(err: RasaUnavailable) -> ApiError:
     return ApiError(503, "the assistant is starting or busy; please retry in a few seconds")
 
 
-async def assess_text(app: web.Application, text: str, answers: Optional[Mapping[str, bool]] = None) -> Verdict:
-    """The one assessment path: Rasa's NLU, then the verdict engine (API, console, cases)."""
+async def assess_text(
+    app: web.Application, text: str, answers: Optional[Mapping[str, bool]] = None, kb: Optional[KnowledgeBase] = None,
+) -> Verdict:
+    """The one assessment path: Rasa's NLU, then the verdict engine (API, console, cases).
+
+    `kb`: the one the request started with (default: the gateway's current one, taken now,
+    before Rasa is asked, so a reload meanwhile does not change the KB of this answer).
+    """
+    kb = kb or current_kb(app)
     text = neutralise(text)  # never a Rasa command, never a lone surrogate
     try:
         nlu = await app[RASA_KEY].parse(text)
     except RasaUnavailable as err:
         raise rasa_unavailable(err) from err
     return assess(
-        app[KB_KEY], text, ranking=nlu.get("scam_ranking"), entities=nlu.get("entities"), answers=answers,
+        kb, text, ranking=nlu.get("scam_ranking"), entities=nlu.get("entities"), answers=answers,
         blocklist=app[BLOCKLIST_KEY], extractor=app[EXTRACTOR_KEY](),
     )
 

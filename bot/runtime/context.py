@@ -5,6 +5,10 @@
   sources, an identical one is built in memory from the KB; without spaCy installed, the
   pure-regex extractor (logged).
 - `get_blocklist()`: the block/allowlist store the settings name (bot.runtime.blocklist).
+- `live_kb()`: the KB of settings `KB_DIR` as a `LiveKb`; `current_kb()` is its snapshot's
+  KB after a `refresh()` (one stat per KB file), so the action server serves a KB edit
+  on the first action run after it (`make reload` reloads the gateway; every action
+  server follows the files by itself, however many there are).
 
 Both are made on first use and kept for the process; `reset_blocklist()` forgets the
 store (tests, after changing its settings).
@@ -16,10 +20,11 @@ import threading
 from pathlib import Path
 from typing import Optional
 
-from bot.kb import default_kb
+from bot.kb import KnowledgeBase, default_kb
 from bot.kb.blocklist import Blocklist
 from bot.kb.extraction.entities import Extractor
 from bot.kb.extraction.regex_extractor import RegexExtractor
+from bot.kb.live import KbSnapshot, LiveKb
 from bot.kb.loader import DEFAULT_KB_DIR
 from bot.runtime.blocklist import create_blocklist
 from bot.settings import Settings
@@ -28,6 +33,7 @@ logger = logging.getLogger(__name__)
 _lock = threading.Lock()
 _extractor: Optional[Extractor] = None
 _blocklist: Optional[Blocklist] = None
+_live_kb: Optional[LiveKb] = None
 
 
 def _sources_mtime() -> float:
@@ -80,3 +86,29 @@ def reset_blocklist() -> None:
     global _blocklist
     with _lock:
         _blocklist = None
+
+
+def open_live_kb(kb_dir: Path) -> LiveKb:
+    """A new LiveKb of `kb_dir`; the project's data/kb starts from `default_kb()`'s object."""
+    if Path(kb_dir).resolve() == Path(DEFAULT_KB_DIR).resolve():
+        return LiveKb.of(default_kb())
+    return LiveKb(kb_dir)
+
+
+def live_kb(settings: Optional[Settings] = None) -> LiveKb:
+    """The process's KB (settings `KB_DIR`), opened on first use (the action server's)."""
+    global _live_kb
+    if _live_kb is None:
+        with _lock:
+            if _live_kb is None:
+                _live_kb = open_live_kb((settings or Settings()).kb_dir)
+    return _live_kb
+
+
+def current_snapshot() -> KbSnapshot:
+    """The KB snapshot to serve now: reloaded first when a KB file changed."""
+    return live_kb().refresh()
+
+
+def current_kb() -> KnowledgeBase:
+    return current_snapshot().kb
