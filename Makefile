@@ -18,7 +18,7 @@ MODEL := models/current.tar.gz
 TRAINING_INPUTS := config.yml domain.yml $(shell find data bot/nlu bot/kb -path data/outreach -prune -o -path data/dev -prune -o -path data/dev2 -prune -o -path data/stages -prune -o -type f \( -name '*.yml' -o -name '*.py' \) -print 2>/dev/null)
 BUILD_STAMP := build/.built
 
-.PHONY: run install build train test test-unit test-stories validate lint eval bench load chaos operator clean help
+.PHONY: run install build train test test-unit test-stories validate lint eval bench load chaos operator reload clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -31,6 +31,7 @@ help:
 	@echo "make eval   – score on ../shared/eval (reports/eval.json)"
 	@echo "make bench  – latency / throughput (reports/bench.json)"
 	@echo "make operator LOGIN=wang NAME=王警官 – add a console account (asks for the password)"
+	@echo "make reload – the running gateway and action server serve data/kb again (token: API_TOKENS)"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -x $(PY) || $$(scripts/find-python.sh) -m venv $(VENV)
@@ -109,6 +110,10 @@ chaos: $(MODEL)
 operator: $(VENV)/.installed
 	@test -n "$(LOGIN)" || { echo "usage: make operator LOGIN=<login> [NAME=<shown name>] [ROLES=operator,outreach]"; exit 2; }
 	$(PY) -m bot.gateway.auth add "$(LOGIN)" --name "$(NAME)" --roles "$(or $(ROLES),operator,outreach)"
+
+# The running stack serves the edited data/kb without a restart (a broken KB is refused).
+reload:
+	$(PY) -m bot.runtime.reload
 
 clean:
 	rm -rf build models reports .pytest_cache
