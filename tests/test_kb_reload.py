@@ -190,3 +190,17 @@ async def test_ten_concurrent_clients_see_no_failed_request_during_reloads(clien
     assert len(verdicts) > 50
     assert any(not after and not flag for after, flag in verdicts)  # the old KB served before
     assert all(flag for after, flag in verdicts if after)  # the new one on every later request
+
+
+async def test_make_reload_prints_the_version_or_fails_with_the_loaders_message(client, kb_dir, capsys):
+    from bot.runtime import reload as reload_cli
+
+    url = str(client.make_url("")).rstrip("/")
+    run = asyncio.get_running_loop().run_in_executor
+    add_warrant_pattern(kb_dir)
+    assert await run(None, reload_cli.main, ["--url", url, "--token", TOKEN]) == 0
+    assert kb_version(kb_dir) in capsys.readouterr().out
+    break_warrant_weight(kb_dir)
+    assert await run(None, reload_cli.main, ["--url", url, "--token", TOKEN]) == 1
+    assert "red_flags.2.weight" in capsys.readouterr().err
+    assert await run(None, reload_cli.main, ["--url", url, "--token", ""]) == 2
