@@ -23,7 +23,7 @@ BUILD_STAMP := build/.built
 STAGE_MODEL := build/stage_model.json
 STAGE_INPUTS := data/kb/stages.yml bot/kb/stage.py bot/kb/stage_train.py $(shell find data/stages -type f -name '*.yml' 2>/dev/null)
 
-.PHONY: run install build train test test-unit test-stories validate lint eval eval-dev bench load chaos operator clean help
+.PHONY: run install build train test test-unit test-stories validate lint eval eval-dev bench load chaos operator reload clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -37,6 +37,7 @@ help:
 	@echo "make eval-dev – the dev sets only: types, stages, styles, bank-CS (reports/eval.json)"
 	@echo "make bench  – latency / throughput (reports/bench.json)"
 	@echo "make operator LOGIN=wang NAME=王警官 – add a console account (asks for the password)"
+	@echo "make reload – the running gateway and action server serve data/kb again (token: API_TOKENS)"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -x $(PY) || $$(scripts/find-python.sh) -m venv $(VENV)
@@ -122,6 +123,10 @@ chaos: $(MODEL)
 operator: $(VENV)/.installed
 	@test -n "$(LOGIN)" || { echo "usage: make operator LOGIN=<login> [NAME=<shown name>] [ROLES=operator,outreach]"; exit 2; }
 	$(PY) -m bot.gateway.auth add "$(LOGIN)" --name "$(NAME)" --roles "$(or $(ROLES),operator,outreach)"
+
+# The running stack serves the edited data/kb without a restart (a broken KB is refused).
+reload:
+	$(PY) -m bot.runtime.reload
 
 clean:
 	rm -rf build models reports .pytest_cache

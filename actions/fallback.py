@@ -11,7 +11,8 @@ from actions import texts
 from actions.render import hotline_line
 from actions.selfcheck import not_understood, proceed
 from actions.state import CheckState, latest_entities, latest_ranking, latest_text
-from bot.kb import default_kb, find_red_flags
+from bot.kb import find_red_flags
+from bot.runtime.context import current_kb
 
 FALLBACK_INTENT = "nlu_fallback"
 # A message this long that the NLU is unsure about is most likely a pasted SMS or a story.
@@ -42,7 +43,7 @@ class ActionFallback(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        kb = default_kb()
+        kb = current_kb()
         state = CheckState.from_tracker(tracker)
         text = latest_text(tracker)
         if text and (len(text) >= LONG_TEXT or find_red_flags(kb, text)):

@@ -10,10 +10,10 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import texts
 from actions.render import bullet, hotline_line
 from actions.state import latest_entities, latest_text
-from bot.kb import KnowledgeBase, default_kb, find_type
+from bot.kb import KnowledgeBase, find_type
 from bot.kb.models import Hotline
 from bot.kb.text import normalize
-from bot.runtime.context import get_extractor
+from bot.runtime.context import current_kb, get_extractor
 
 URGENT_HOTLINES = ("police_110", "antifraud_96110")
 KIND_ORDER = {"emergency": 0, "anti_fraud": 1, "report": 2, "app": 3}
@@ -79,7 +79,7 @@ class ActionExplainScamType(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        kb = default_kb()
+        kb = current_kb()
         type_id = find_type(kb, latest_text(tracker), latest_entities(tracker))
         if type_id is None:
             text, buttons = type_menu(kb)
@@ -101,7 +101,7 @@ class ActionHotlineInfo(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        kb = default_kb()
+        kb = current_kb()
         named = hotlines_named(kb, latest_text(tracker))
         shown = named or sorted_hotlines(
             h for h in kb.hotlines.values() if h.kind in ("anti_fraud", "report", "app")
@@ -125,7 +125,7 @@ class ActionVerifyIdentity(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        kb = default_kb()
+        kb = current_kb()
         norm = normalize(latest_text(tracker))
         lines = [texts.VERIFY_HEADER]
         for key in who_to_verify(kb, norm):
@@ -150,7 +150,7 @@ class ActionCheckLinkOrNumber(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        kb = default_kb()
+        kb = current_kb()
         norm = normalize(latest_text(tracker))
         official = kb.official_numbers(with_other_numbers=False)
         lines: List[str] = []
@@ -187,7 +187,7 @@ class ActionWhichNumber(Action):
     def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
-        kb = default_kb()
+        kb = current_kb()
         norm = normalize(latest_text(tracker))
         lines: List[str] = []
         if tracker.get_slot("money_lost"):

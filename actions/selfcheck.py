@@ -22,10 +22,10 @@ from actions.render import (
     send_verdict,
 )
 from actions.state import CheckState, latest_entities, latest_ranking, latest_text
-from bot.kb import KnowledgeBase, Verdict, default_kb, find_red_flags, loss_steps
+from bot.kb import KnowledgeBase, Verdict, find_red_flags, loss_steps
 from bot.kb.stage import URGENT_STAGES
 from bot.kb.verdict import implied_questions, model_applies, text_stage
-from bot.runtime.context import get_stage_model
+from bot.runtime.context import current_kb, get_stage_model
 
 # At most this many diagnostic questions per self-check (the KB orders them by value).
 MAX_QUESTIONS = 3
@@ -193,7 +193,7 @@ class ActionSelfCheck(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         state = CheckState.from_tracker(tracker)
-        kb = default_kb()
+        kb = current_kb()
         text = latest_text(tracker)
         if not text.strip():
             ask_to_describe(dispatcher, state)
@@ -235,7 +235,7 @@ class ActionAnswerQuestion(Action):
             else:
                 dispatcher.utter_message(text=texts.NO_QUESTION_PENDING_AFFIRM)
             return []
-        record_answer(dispatcher, default_kb(), state, intent or "", latest_text(tracker))
+        record_answer(dispatcher, current_kb(), state, intent or "", latest_text(tracker))
         return state.events()
 
 
@@ -252,7 +252,7 @@ class ActionGiveVerdict(Action):
         if not state.description:
             dispatcher.utter_message(text=texts.NOTHING_TO_ASSESS)
             return []
-        kb = default_kb()
+        kb = current_kb()
         verdict = state.assess(kb)
         reminder = urgent_first(dispatcher, kb, state, verdict)
         deliver_verdict(dispatcher, kb, state, verdict, reminder)
@@ -270,7 +270,7 @@ class ActionReportLoss(Action):
     ) -> List[Dict[Text, Any]]:
         state = CheckState.from_tracker(tracker)
         text = latest_text(tracker)
-        kb = default_kb()
+        kb = current_kb()
         model = get_stage_model()
         judged = bool(text) and model_applies(kb, model)
         if judged and text_stage(kb, text, model) not in URGENT_STAGES:
@@ -300,7 +300,7 @@ class ActionContinueCheck(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: Dict[Text, Any]
     ) -> List[Dict[Text, Any]]:
         state = CheckState.from_tracker(tracker)
-        kb = default_kb()
+        kb = current_kb()
         if state.pending and state.pending in kb.questions:
             send_question(dispatcher, kb.questions[state.pending][1])
             return []

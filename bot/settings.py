@@ -73,6 +73,9 @@ class Settings(BaseSettings):
     degraded_after_s: float = 3.0
     pending_max_messages: int = 5  # kept per sender, the oldest dropped
     pending_ttl_s: int = 3600
+    # -- knowledge base ------------------------------------------------------------------------
+    # Where the gateway and the action server load the KB from (and reload it: `make reload`).
+    kb_dir: Path = ROOT / "data" / "kb"
 
     # -- extraction ---------------------------------------------------------------------------
     # The spaCy pipeline `make build` writes; when set explicitly it is used even if older

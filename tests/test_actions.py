@@ -117,14 +117,14 @@ def payloads(message: Dict[str, Any]) -> List[str]:
 @pytest.fixture
 def mini(monkeypatch, mini_kb):
     for module in MODULES:
-        monkeypatch.setattr(f"{module}.default_kb", lambda: mini_kb)
+        monkeypatch.setattr(f"{module}.current_kb", lambda: mini_kb)
     return mini_kb
 
 
 @pytest.fixture
 def real(monkeypatch, real_kb):
     for module in MODULES:
-        monkeypatch.setattr(f"{module}.default_kb", lambda: real_kb)
+        monkeypatch.setattr(f"{module}.current_kb", lambda: real_kb)
     return real_kb
 
 

@@ -9,10 +9,11 @@ from aiohttp import web
 from cryptography.fernet import Fernet
 
 from bot.gateway import auth
-from bot.gateway.app import CHECK_LISTENERS, KB_KEY
+from bot.gateway.app import CHECK_LISTENERS, LIVE_KB_KEY
 from bot.gateway.errors import json_errors
 from bot.gateway.outreach_packs import setup_outreach_packs
 from bot.gateway.pages import setup_pages
+from bot.kb.live import LiveKb
 from bot.outreach import packs
 
 PUBLIC_URL = "https://fanzha.example.cn/"
@@ -84,7 +85,7 @@ def test_qr_code_encodes_the_widget_url(real_kb):
 def packs_app(kb, public_url: str = "") -> web.Application:
     app = web.Application(middlewares=[json_errors])
     app["max_body"] = 64 * 1024
-    app[KB_KEY] = kb
+    app[LIVE_KB_KEY] = LiveKb.of(kb)
     app[CHECK_LISTENERS] = []
     setup_pages(app)
     auth.setup_auth(app, [], auth.AuthConfig(operators_file=__import__("pathlib").Path("/nonexistent/ops.yml"),

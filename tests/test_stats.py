@@ -16,10 +16,11 @@ from aiohttp import web
 from cryptography.fernet import Fernet
 
 from bot.gateway import auth
-from bot.gateway.app import CHECK_LISTENERS, KB_KEY
+from bot.gateway.app import CHECK_LISTENERS, LIVE_KB_KEY
 from bot.gateway.errors import json_errors
 from bot.gateway.pages import setup_pages
 from bot.gateway.stats import STUB, bars, setup_stats
+from bot.kb.live import LiveKb
 from bot.outreach import stats as st
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
@@ -239,7 +240,7 @@ def test_chart_bars_hide_small_counts_behind_a_fixed_stub():
 def stats_app(store, operators_file: Path, kb) -> web.Application:
     app = web.Application(middlewares=[json_errors])
     app["max_body"] = 64 * 1024
-    app[KB_KEY] = kb
+    app[LIVE_KB_KEY] = LiveKb.of(kb)
     app[CHECK_LISTENERS] = []
     setup_pages(app)
     auth.setup_auth(app, [TOKEN], auth.AuthConfig(operators_file=operators_file, session_secret=Fernet.generate_key(),

@@ -7,7 +7,8 @@ from aiohttp import web
 
 from bot.gateway import services
 from bot.gateway.errors import MAX_TEXT_CHARS, ApiError, json_response, optional_answers, read_json_object, require_text
-from bot.gateway.keys import KB_KEY, RASA_KEY
+from bot.gateway.kb_reload import kb_versions
+from bot.gateway.keys import RASA_KEY, current_kb
 
 MAX_SENDER_CHARS = 128
 
@@ -17,7 +18,8 @@ async def healthz(request: web.Request) -> web.Response:
     components: Dict[str, str] = await rasa.health()
     components["gateway"] = "ready"
     ready = all(state == "ready" for state in components.values())
-    body: Dict[str, Any] = {"status": "ok" if ready else "unavailable", "components": components}
+    body: Dict[str, Any] = {"status": "ok" if ready else "unavailable", "components": components,
+                            "kb": await kb_versions(request.app)}
     if len(rasa.replicas) > 1:  # the production profile: how turns spread and failed over
         body.update(rasa.replica_report())
     return json_response(body, status=200 if ready else 503)
@@ -26,8 +28,9 @@ async def healthz(request: web.Request) -> web.Response:
 async def assess_endpoint(request: web.Request) -> web.Response:
     body = await read_json_object(request)
     text = require_text(body, "text")
-    answers = optional_answers(body, set(request.app[KB_KEY].questions))
-    verdict = (await services.assess_text(request.app, text, answers)).to_api()
+    kb = current_kb(request.app)  # one KB for the whole request, even if a reload lands meanwhile
+    answers = optional_answers(body, set(kb.questions))
+    verdict = (await services.assess_text(request.app, text, answers, kb=kb)).to_api()
     await services.notify_completed_check(request.app, verdict, "api")
     return json_response(verdict)
 

@@ -19,12 +19,13 @@ from bot.gateway.console import setup_console
 from bot.gateway.degraded import setup_degraded
 from bot.gateway.errors import json_errors, quiet_protocol_errors, request_guard
 from bot.gateway.input_guard import ButtonSigner
+from bot.gateway.kb_reload import setup_kb_reload
 from bot.gateway.keys import (  # noqa: F401 - tests and tools read these keys from here too
     BLOCKLIST_KEY,
     BUTTONS_KEY,
     CHECK_LISTENERS,
     EXTRACTOR_KEY,
-    KB_KEY,
+    LIVE_KB_KEY,
     RASA_KEY,
     SETTINGS_KEY,
     STAGE_MODEL_KEY,
@@ -37,9 +38,10 @@ from bot.gateway.rasa_client import RasaClient
 from bot.gateway.stats import setup_stats
 from bot.gateway.wechat import setup_wechat
 from bot.gateway.widget import setup_widget
-from bot.kb import KnowledgeBase, default_kb
+from bot.kb import KnowledgeBase
+from bot.kb.live import LiveKb
 from bot.privacy import install_log_masking
-from bot.runtime.context import get_blocklist, get_extractor, get_stage_model
+from bot.runtime.context import get_blocklist, get_extractor, get_stage_model, open_live_kb
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -66,7 +68,8 @@ def create_app(
     app["max_body"] = MAX_BODY_BYTES
     app["config"] = config
     app[SETTINGS_KEY] = settings
-    app[KB_KEY] = kb or default_kb()
+    # The KB of settings KB_DIR (or the one handed in), reloaded by POST /api/v1/kb/reload.
+    app[LIVE_KB_KEY] = LiveKb.of(kb) if kb is not None else open_live_kb(settings.kb_dir)
     app[RASA_KEY] = RasaClient(config.rasa_url, config.actions_url, config.timeout_s, rasa_urls=config.rasa_urls)
     app[BLOCKLIST_KEY] = get_blocklist(settings)
     # Keyed by the session secret when one is set, so buttons survive a restart.
@@ -87,6 +90,7 @@ def create_app(
     setup_outreach_drills(app)
     setup_outreach_packs(app, settings.public_url)
     setup_stats(app)
+    setup_kb_reload(app)
     return app
 
 

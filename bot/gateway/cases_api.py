@@ -19,7 +19,7 @@ from bot.cases.models import MAX_IDENTITY_CHARS
 from bot.cases.store import MAX_OFFSET
 from bot.gateway.auth import require_api_token
 from bot.gateway.errors import ApiError, json_response, optional_answers, read_json_object, require_text
-from bot.gateway.keys import CASE_STORE_KEY, KB_KEY
+from bot.gateway.keys import CASE_STORE_KEY, current_kb
 from bot.gateway.services import assess_text
 from bot.settings import Settings
 
@@ -36,7 +36,7 @@ Answers = Mapping[str, Optional[bool]]
 
 
 def _check_answer_ids(app: web.Application, answers: Answers) -> None:
-    known = app[KB_KEY].questions
+    known = current_kb(app).questions
     for qid in answers:
         if qid not in known:
             raise ApiError(400, f"answers: unknown question id '{qid}'")
@@ -106,7 +106,7 @@ def _int_param(request: web.Request, name: str, default: int, low: int, high: in
 
 def _type_param(request: web.Request) -> Optional[str]:
     scam_type = request.query.get("type") or None
-    if scam_type is not None and scam_type not in request.app[KB_KEY].scam_types:
+    if scam_type is not None and scam_type not in current_kb(request.app).scam_types:
         raise ApiError(400, f"'type': unknown scam type '{scam_type}'")
     return scam_type
 

@@ -29,7 +29,7 @@ import aiohttp
 from aiohttp import web
 from cachetools import TTLCache
 
-from bot.gateway.keys import BLOCKLIST_KEY, KB_KEY, RASA_KEY, SETTINGS_KEY, STAGE_MODEL_KEY
+from bot.gateway.keys import BLOCKLIST_KEY, RASA_KEY, SETTINGS_KEY, STAGE_MODEL_KEY, current_kb
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable
 from bot.kb import RISK_LABELS, KnowledgeBase, assess, loss_steps
 from bot.kb.blocklist import Blocklist
@@ -237,7 +237,7 @@ class DegradedChat:
 
     @property
     def kb(self) -> KnowledgeBase:
-        return self._app[KB_KEY]
+        return current_kb(self._app)
 
     @property
     def blocklist(self) -> Optional[Blocklist]:
@@ -340,7 +340,7 @@ async def _warm_up(app: web.Application) -> None:
     # The first verdict of a process compiles the KB's patterns (~0.5 s on a busy machine):
     # paid here, not by the first resident who meets a silent Rasa.
     try:
-        degraded_messages(app[KB_KEY], ["有人让我转账到安全账户"], app[BLOCKLIST_KEY])
+        degraded_messages(current_kb(app), ["有人让我转账到安全账户"], app[BLOCKLIST_KEY])
     except Exception:  # noqa: BLE001 - a test's stand-in KB; a real one fails at load, not here
         log.warning("degraded mode: no warm-up (the knowledge base could not judge a sample)")
 

@@ -15,6 +15,7 @@ from bot.gateway.rasa_client import RasaClient
 from bot.kb import KnowledgeBase
 from bot.kb.blocklist import Blocklist
 from bot.kb.extraction.entities import Extractor
+from bot.kb.live import LiveKb
 from bot.kb.stage import StageModel
 from bot.settings import Settings
 
@@ -22,7 +23,10 @@ SETTINGS_KEY = web.AppKey("settings", Settings)
 RASA_KEY = web.AppKey("rasa", RasaClient)
 # Signs the button payloads a sender is given; only those may reach Rasa as commands.
 BUTTONS_KEY = web.AppKey("button_signer", ButtonSigner)
-KB_KEY = web.AppKey("kb", KnowledgeBase)
+# The KB the gateway serves, replaced as one object by POST /api/v1/kb/reload (bot/gateway/kb_reload.py).
+# Read it with `current_kb(app)` once per request and keep that object to the end of the
+# request: a reload in the middle does not mix two KBs in one answer.
+LIVE_KB_KEY = web.AppKey("live_kb", LiveKb)
 BLOCKLIST_KEY = web.AppKey("blocklist", Blocklist)
 # The indicator extractor, loaded on first use (the spaCy pipeline takes seconds to load).
 EXTRACTOR_KEY = web.AppKey("extractor", Callable[[], Extractor])  # type: ignore[arg-type]
@@ -34,3 +38,8 @@ STATS_STORE_KEY = web.AppKey("stats_store", object)
 # Listeners get no text and no sender id: the anonymous statistics are built from these.
 CheckListener = Callable[[Mapping[str, Any], str], Awaitable[None]]
 CHECK_LISTENERS = web.AppKey("check_listeners", list)
+
+
+def current_kb(app: web.Application) -> KnowledgeBase:
+    """The KB to use for one request (see LIVE_KB_KEY)."""
+    return app[LIVE_KB_KEY].kb

@@ -14,7 +14,7 @@ import yaml
 from aiohttp import web
 
 from bot.gateway.errors import json_response
-from bot.gateway.keys import KB_KEY
+from bot.gateway.keys import current_kb
 
 OPENAPI_FILE = Path(__file__).resolve().parent / "openapi.yml"
 OPENAPI_PATH = "/api/openapi.json"
@@ -49,5 +49,5 @@ async def openapi_endpoint(request: web.Request) -> web.Response:
 
 def setup_openapi(app: web.Application) -> None:
     # A stand-in KB without scam types (some front-end tests) keeps the DESIGN list.
-    app[OPENAPI_DOC_KEY] = openapi_document(getattr(app[KB_KEY], "scam_types", None))
+    app[OPENAPI_DOC_KEY] = openapi_document(getattr(current_kb(app), "scam_types", None))
     app.router.add_get(OPENAPI_PATH, openapi_endpoint)

@@ -18,7 +18,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from bot.gateway.errors import ApiError, json_response, read_json_object
-from bot.gateway.keys import KB_KEY
+from bot.gateway.keys import current_kb
 from bot.kb import KnowledgeBase, default_kb
 from bot.outreach.quiz import (
     DEFAULT_COUNT,
@@ -50,12 +50,13 @@ CARD_PATH = "/outreach/quiz/card"
 def _content(app: web.Application) -> Tuple[QuizBank, SimulationLibrary]:
     """The question banks and drill scripts for the app's KB, loaded on first use."""
     cache = app[CONTENT_KEY]
-    if not cache:
-        kb = app[KB_KEY]
+    kb = current_kb(app)
+    if cache.get("kb") is not kb:  # first use, or the KB was reloaded
         if not isinstance(kb, KnowledgeBase) or kb is default_kb():
             cache["bank"], cache["library"] = default_quiz_bank(), default_simulations()
         else:
             cache["bank"], cache["library"] = load_quiz_bank(kb), load_simulations(kb)
+        cache["kb"] = kb
     return cache["bank"], cache["library"]
 
 

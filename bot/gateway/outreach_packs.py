@@ -10,7 +10,7 @@ import logging
 import aiohttp_jinja2
 from aiohttp import web
 
-from bot.gateway.keys import KB_KEY
+from bot.gateway.keys import current_kb
 from bot.gateway.pdf import pdf_response
 from bot.outreach.packs import AUDIENCES, TipSheet, UnknownAudience, build_sheet, widget_url
 
@@ -48,7 +48,7 @@ async def outreach_index(request: web.Request) -> dict:
 
 def _sheet_for(request: web.Request, slug: str) -> TipSheet:
     url = widget_url(request.app[PUBLIC_URL_KEY] or None, _request_origin(request))
-    return build_sheet(request.app[KB_KEY], slug, url)
+    return build_sheet(current_kb(request.app), slug, url)
 
 
 def _not_found(request: web.Request, name: str) -> web.Response:

@@ -30,7 +30,8 @@ log = logging.getLogger(__name__)
 # A replica that failed a turn is passed over for this long (it is tried again afterwards,
 # so a restarted replica rejoins by itself).
 DOWN_FOR_S = 2.0
-STORE_POLL_S = 0.25  # how often a timed-out turn is looked for in the store
+STORE_POLL_S = 0.25
+KB_STATUS_ACTION = "action_kb_status"  # actions/kb_status.py  # how often a timed-out turn is looked for in the store
 # Turn ids are letters only, so the log and tracker masking never mistakes one for a number.
 _DIGITS_TO_LETTERS = str.maketrans("0123456789", "ghijklmnop")
 
@@ -263,6 +264,24 @@ class RasaClient:
                 states[f"rasa@{replica.name}"] = "ready" if ok else "unavailable"
         states["actions"] = "ready" if actions_ok else "unavailable"
         return states
+
+    async def actions_kb(self) -> Optional[Dict[str, Any]]:
+        """The action server's KB `{"version", "types"}` (actions/kb_status.py), None if it does not answer.
+
+        Asked through the action server's own webhook, the way Rasa runs an action: the
+        action checks the KB files first, so the answer is the KB its next action uses.
+        """
+        payload = {"next_action": KB_STATUS_ACTION, "sender_id": KB_STATUS_ACTION, "domain": {},
+                   "tracker": {"sender_id": KB_STATUS_ACTION, "slots": {}, "latest_message": {}, "events": []}}
+        try:
+            body = await self._request("POST", f"{self.actions_url}/webhook", payload)
+        except _Failed:
+            return None
+        for message in body.get("responses") or []:
+            kb = (message.get("custom") or {}).get("kb")
+            if isinstance(kb, dict):
+                return kb
+        return None
 
     def replica_report(self) -> Dict[str, Any]:
         """Per-replica turn counts and the fail-over counters (shown by /healthz with replicas)."""

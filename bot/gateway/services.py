@@ -15,13 +15,13 @@ from bot.gateway.keys import (
     BUTTONS_KEY,
     CHECK_LISTENERS,
     EXTRACTOR_KEY,
-    KB_KEY,
     RASA_KEY,
     SETTINGS_KEY,
     STAGE_MODEL_KEY,
+    current_kb,
 )
 from bot.gateway.rasa_client import RasaUnavailable
-from bot.kb import assess
+from bot.kb import KnowledgeBase, assess
 from bot.kb.verdict import Verdict
 
 log = logging.getLogger(__name__)
@@ -34,14 +34,21 @@ def rasa_unavailable(err: RasaUnavailable) -> ApiError:
 
 
 async def assess_text(
-    app: web.Application, text: str, answers: Optional[Mapping[str, bool]] = None, need_nlu: bool = False
+    app: web.Application,
+    text: str,
+    answers: Optional[Mapping[str, bool]] = None,
+    need_nlu: bool = False,
+    kb: Optional[KnowledgeBase] = None,
 ) -> Verdict:
     """The one assessment path: Rasa's NLU, then the verdict engine (API, console, cases).
 
     It never waits on Rasa for long: Rasa only adds the classifier's ranking and its entities.
     Without an answer within `degraded_after_s` the verdict engine decides from the red flags,
     the loss words and the regex indicators alone (bot.kb needs no Rasa) — unless `need_nlu`
-    (a stored case keeps the full verdict: 503, the desk retries)."""
+    (a stored case keeps the full verdict: 503, the desk retries).
+    `kb`: the one the request started with (default: the gateway's current one, taken now,
+    before Rasa is asked, so a reload meanwhile does not change the KB of this answer)."""
+    kb = kb or current_kb(app)
     text = neutralise(text)  # never a Rasa command, never a lone surrogate
     try:
         nlu = await asyncio.wait_for(app[RASA_KEY].parse(text), timeout=app[SETTINGS_KEY].degraded_after_s)
@@ -51,7 +58,7 @@ async def assess_text(
         log.warning("assess without Rasa's NLU (%s): red flags and the KB decide", err.__class__.__name__)
         nlu = {}
     return assess(
-        app[KB_KEY], text, ranking=nlu.get("scam_ranking"), entities=nlu.get("entities"), answers=answers,
+        kb, text, ranking=nlu.get("scam_ranking"), entities=nlu.get("entities"), answers=answers,
         blocklist=app[BLOCKLIST_KEY], extractor=app[EXTRACTOR_KEY](), stage_model=app.get(STAGE_MODEL_KEY),
     )
 

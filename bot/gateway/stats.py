@@ -15,7 +15,7 @@ from aiohttp import web
 
 from bot.gateway.auth import login_required, require_api_token
 from bot.gateway.errors import ApiError, json_response
-from bot.gateway.keys import CHECK_LISTENERS, KB_KEY, SETTINGS_KEY, STATS_STORE_KEY
+from bot.gateway.keys import CHECK_LISTENERS, SETTINGS_KEY, STATS_STORE_KEY, current_kb
 from bot.kb import RISK_LABELS
 from bot.outreach.stats import (
     CHANNEL_NAMES,
@@ -51,7 +51,7 @@ def _store(app: web.Application) -> StatsStore:
 
 
 def _type_names(app: web.Application) -> Dict[str, str]:
-    scam_types = getattr(app[KB_KEY], "scam_types", None) or {}
+    scam_types = getattr(current_kb(app), "scam_types", None) or {}
     return {t: s.short_name for t, s in scam_types.items()}
 
 
@@ -80,7 +80,7 @@ def _range_from(query: Mapping[str, str]) -> DateRange:
 
 def make_listener(app: web.Application):
     async def count_completed_check(verdict: Mapping[str, Any], channel: str) -> None:
-        known = getattr(app[KB_KEY], "scam_types", None)
+        known = getattr(current_kb(app), "scam_types", None)
         await record_check(_store(app), verdict, channel, known_types=list(known) if known else None)
 
     return count_completed_check

@@ -8,6 +8,10 @@
 - `get_stage_model()`: the loss-stage model `make build` trained (settings `STAGE_MODEL_FILE`,
   default build/stage_model.json); when it is missing or broken, None — the core then judges
   the stage by the KB's rules alone, and a log line says so.
+- `live_kb()`: the KB of settings `KB_DIR` as a `LiveKb`; `current_kb()` is its snapshot's
+  KB after a `refresh()` (one stat per KB file), so the action server serves a KB edit
+  on the first action run after it (`make reload` reloads the gateway; every action
+  server follows the files by itself, however many there are).
 
 Both are made on first use and kept for the process; `reset_blocklist()` forgets the
 store (tests, after changing its settings).
@@ -19,10 +23,11 @@ import threading
 from pathlib import Path
 from typing import Optional
 
-from bot.kb import default_kb
+from bot.kb import KnowledgeBase, default_kb
 from bot.kb.blocklist import Blocklist
 from bot.kb.extraction.entities import Extractor
 from bot.kb.extraction.regex_extractor import RegexExtractor
+from bot.kb.live import KbSnapshot, LiveKb
 from bot.kb.loader import DEFAULT_KB_DIR
 from bot.kb.stage import StageError, StageModel
 from bot.runtime.blocklist import create_blocklist
@@ -34,6 +39,7 @@ _extractor: Optional[Extractor] = None
 _blocklist: Optional[Blocklist] = None
 _stage_model: Optional[StageModel] = None
 _stage_model_loaded = False
+_live_kb: Optional[LiveKb] = None
 
 
 def _sources_mtime() -> float:
@@ -112,3 +118,29 @@ def get_stage_model(settings: Optional[Settings] = None) -> Optional[StageModel]
                 _stage_model = load_stage_model(settings or Settings())
                 _stage_model_loaded = True
     return _stage_model
+
+
+def open_live_kb(kb_dir: Path) -> LiveKb:
+    """A new LiveKb of `kb_dir`; the project's data/kb starts from `default_kb()`'s object."""
+    if Path(kb_dir).resolve() == Path(DEFAULT_KB_DIR).resolve():
+        return LiveKb.of(default_kb())
+    return LiveKb(kb_dir)
+
+
+def live_kb(settings: Optional[Settings] = None) -> LiveKb:
+    """The process's KB (settings `KB_DIR`), opened on first use (the action server's)."""
+    global _live_kb
+    if _live_kb is None:
+        with _lock:
+            if _live_kb is None:
+                _live_kb = open_live_kb((settings or Settings()).kb_dir)
+    return _live_kb
+
+
+def current_snapshot() -> KbSnapshot:
+    """The KB snapshot to serve now: reloaded first when a KB file changed."""
+    return live_kb().refresh()
+
+
+def current_kb() -> KnowledgeBase:
+    return current_snapshot().kb

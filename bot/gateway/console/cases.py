@@ -23,7 +23,7 @@ from bot.gateway.console.view import (
     check_same_origin,
     nav_context,
 )
-from bot.gateway.keys import CASE_STORE_KEY, KB_KEY, SETTINGS_KEY
+from bot.gateway.keys import CASE_STORE_KEY, SETTINGS_KEY, current_kb
 from bot.gateway.pdf import pdf_response
 from bot.kb import RISK_LABELS, KnowledgeBase
 
@@ -153,7 +153,7 @@ def _timezone(request: web.Request) -> tzinfo:
 
 @login_required("operator")
 async def cases_page(request: web.Request) -> web.Response:
-    kb = request.app[KB_KEY]
+    kb = current_kb(request.app)
     filters = parse_filters(request.query, kb)
     store = _store(request)
     total = await store.count(filters.case_filter())
@@ -183,7 +183,7 @@ def _csv_cell(value: str) -> str:
 @login_required("operator")
 async def cases_csv(request: web.Request) -> web.Response:
     """The filtered list as CSV, always masked (opens in Excel: UTF-8 with BOM)."""
-    kb = request.app[KB_KEY]
+    kb = current_kb(request.app)
     filters = parse_filters(request.query, kb)
     cases = await _store(request).list(filters.case_filter(), limit=CSV_MAX_ROWS, offset=0)
     tz = _timezone(request)
@@ -211,7 +211,7 @@ async def _case_context(request: web.Request, unmask: bool) -> Dict[str, Any]:
         raise web.HTTPNotFound(text="没有这条案件记录", content_type="text/plain")
     if unmask:
         audit.info("operator %s unmasked case %s", request["operator"].username, case_id)
-    summary = case_summary(case.to_api(unmask=unmask), request.app[KB_KEY], _timezone(request))
+    summary = case_summary(case.to_api(unmask=unmask), current_kb(request.app), _timezone(request))
     return {**nav_context(request, "cases"), "case": summary, "unmasked": unmask,
             "printed": datetime.now(_timezone(request)).strftime("%Y-%m-%d %H:%M")}
 

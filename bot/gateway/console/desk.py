@@ -30,7 +30,7 @@ from bot.gateway.cases_api import save_case
 from bot.gateway.console.view import CHANNEL_LABELS, check_same_origin, desk_view, nav_context
 from bot.gateway.errors import MAX_TEXT_CHARS, ApiError, json_response, optional_answers, read_json_object
 from bot.gateway.input_guard import UnsafeJson, loads_bounded
-from bot.gateway.keys import KB_KEY
+from bot.gateway.keys import current_kb
 from bot.gateway.services import assess_text
 from bot.kb import KnowledgeBase
 
@@ -119,7 +119,7 @@ async def assess_draft(app: web.Application, draft: Draft) -> Optional[Dict[str,
     if not draft.notes.strip():
         return None
     verdict = await assess_text(app, draft.notes, draft.answers)
-    return desk_view(app[KB_KEY], draft.notes, verdict)
+    return desk_view(current_kb(app), draft.notes, verdict)
 
 
 @login_required("operator")
@@ -138,7 +138,7 @@ async def desk_page(request: web.Request) -> web.Response:
 async def assess_endpoint(request: web.Request) -> web.Response:
     """The fetch fallback of the websocket: one draft in, the desk view out."""
     check_same_origin(request)
-    draft = parse_draft(await read_json_object(request), request.app[KB_KEY])
+    draft = parse_draft(await read_json_object(request), current_kb(request.app))
     await _remember(request, draft)
     view = await assess_draft(request.app, draft)
     return json_response({"view": view})
@@ -178,7 +178,7 @@ async def _socket_reply(request: web.Request, raw: str, key: Optional[DraftKey])
         if not isinstance(body, dict):
             raise ApiError(400, "send a JSON object")
         seq = body.get("seq")
-        draft = parse_draft(body, request.app[KB_KEY])
+        draft = parse_draft(body, current_kb(request.app))
         await _remember(request, draft, key)  # first: a reload during a slow assessment keeps the draft
         view = await assess_draft(request.app, draft)
         return {"type": "verdict", "seq": seq, "view": view}
@@ -195,7 +195,7 @@ async def _socket_reply(request: web.Request, raw: str, key: Optional[DraftKey])
 async def save_case_endpoint(request: web.Request) -> web.Response:
     """Save the desk's case (assessed again by the one path, save_case) and forget the draft."""
     check_same_origin(request)
-    draft = parse_draft(await read_json_object(request), request.app[KB_KEY], require_notes=True)
+    draft = parse_draft(await read_json_object(request), current_kb(request.app), require_notes=True)
     operator = request["operator"].username
     case = await save_case(
         request.app, draft.notes, draft.answers, draft.channel,
