@@ -728,7 +728,7 @@ def staged(monkeypatch, tmp_path, mini_kb):
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     kb = load_kb(kb_dir)
     for module in MODULES:
-        monkeypatch.setattr(f"{module}.default_kb", lambda: kb)
+        monkeypatch.setattr(f"{module}.current_kb", lambda: kb)
     return kb
 
 

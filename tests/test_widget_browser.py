@@ -78,9 +78,11 @@ class FakeRasa:
         if message.startswith("/affirm"):
             out = [{"recipient_id": sender, "text": "⚠ 高危 · 冒充公检法及政府机关"},
                    {"recipient_id": sender, "custom": {"verdict": VERDICT}}]
-        elif message == "/deny":
+        # Typed "/deny" and "/lost" are this fake's shortcuts to canned verdicts; the gateway
+        # hands typed commands on neutralised ("／deny", issue 13), so match that form too.
+        elif message in ("/deny", "／deny"):
             out = [{"recipient_id": sender, "custom": {"verdict": LOW_VERDICT}}]
-        elif message == "/lost":
+        elif message in ("/lost", "／lost"):
             out = [{"recipient_id": sender, "text": "先别急，马上止付。"},
                    {"recipient_id": sender, "custom": {"verdict": LOST_VERDICT}}]
         elif message.startswith("/"):

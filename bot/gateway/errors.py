@@ -131,7 +131,9 @@ def require_text(body: Mapping[str, Any], field: str, max_chars: int = MAX_TEXT_
         raise ApiError(400, f"'{field}' must not be empty")
     if len(value) > max_chars:
         raise ApiError(413, f"'{field}' is too long: {len(value)} characters (max {max_chars})")
-    value = clean(value)  # lone surrogates and control characters never go further
+    if "\x00" in value:  # never meant as text: refused, like the case store and search do
+        raise ApiError(400, f"'{field}' must not contain NUL characters")
+    value = clean(value)  # lone surrogates and other control characters never go further
     if not value.strip():
         raise ApiError(400, f"'{field}' must not be empty")
     return value
