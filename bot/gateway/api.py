@@ -8,6 +8,7 @@ from aiohttp import web
 from bot.gateway import services
 from bot.gateway.errors import MAX_TEXT_CHARS, ApiError, json_response, optional_answers, read_json_object, require_text
 from bot.gateway.keys import KB_KEY, RASA_KEY
+from bot.gateway.ratelimit import enforce
 
 MAX_SENDER_CHARS = 128
 
@@ -34,6 +35,7 @@ async def assess_endpoint(request: web.Request) -> web.Response:
 async def chat_endpoint(request: web.Request) -> web.Response:
     body = await read_json_object(request)
     sender = require_text(body, "sender", MAX_SENDER_CHARS)
+    enforce(request, "chat_sender", sender)
     message = require_text(body, "message", MAX_TEXT_CHARS)
     channel = body.get("channel", "api")
     if channel not in services.CHANNELS:

@@ -30,6 +30,7 @@ from bot.gateway.outreach_drills import setup_outreach_drills
 from bot.gateway.outreach_packs import setup_outreach_packs
 from bot.gateway.pages import setup_pages
 from bot.gateway.rasa_client import RasaClient
+from bot.gateway.ratelimit import setup_ratelimits
 from bot.gateway.stats import setup_stats
 from bot.gateway.wechat import setup_wechat
 from bot.gateway.widget import setup_widget
@@ -67,6 +68,7 @@ def create_app(
     app[EXTRACTOR_KEY] = lambda: get_extractor(settings)
     app[CHECK_LISTENERS] = []
     app.cleanup_ctx.append(_rasa_client_ctx)
+    setup_ratelimits(app, settings)  # before the parts: auth and WeChat use the limiter
     setup_api(app)
     setup_widget(app)  # residents (issue 4)
     setup_wechat(app, settings)
