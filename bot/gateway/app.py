@@ -31,6 +31,7 @@ from bot.gateway.outreach_packs import setup_outreach_packs
 from bot.gateway.pages import setup_pages
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.ratelimit import setup_ratelimits
+from bot.gateway.security_headers import setup_security_headers
 from bot.gateway.stats import setup_stats
 from bot.gateway.wechat import setup_wechat
 from bot.gateway.widget import setup_widget
@@ -63,11 +64,12 @@ def create_app(
     app["config"] = config
     app[SETTINGS_KEY] = settings
     app[KB_KEY] = kb or default_kb()
-    app[RASA_KEY] = RasaClient(config.rasa_url, config.actions_url)
+    app[RASA_KEY] = RasaClient(config.rasa_url, config.actions_url, token=config.rasa_token)
     app[BLOCKLIST_KEY] = get_blocklist(settings)
     app[EXTRACTOR_KEY] = lambda: get_extractor(settings)
     app[CHECK_LISTENERS] = []
     app.cleanup_ctx.append(_rasa_client_ctx)
+    setup_security_headers(app, settings)  # every response, error pages included
     setup_ratelimits(app, settings)  # before the parts: auth and WeChat use the limiter
     setup_api(app)
     setup_widget(app)  # residents (issue 4)

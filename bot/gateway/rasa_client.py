@@ -1,4 +1,9 @@
-"""HTTP client for the Rasa server and the action server."""
+"""HTTP client for the Rasa server and the action server.
+
+Rasa's HTTP API runs with ``--auth-token`` (bot/runtime/stack.py); `token` is sent as
+Rasa expects it, the ``token`` query parameter, on every call to Rasa (never to the
+action server, which has no such token).
+"""
 from __future__ import annotations
 
 import asyncio
@@ -17,6 +22,7 @@ class RasaClient:
     rasa_url: str
     actions_url: str
     timeout_s: float = 10.0
+    token: str = ""
     _session: Optional[aiohttp.ClientSession] = None
 
     async def start(self) -> None:
@@ -32,9 +38,13 @@ class RasaClient:
             raise RuntimeError("RasaClient.start() was not awaited")
         return self._session
 
+    @property
+    def _auth(self) -> Dict[str, str]:
+        return {"token": self.token} if self.token else {}
+
     async def _post(self, url: str, payload: Dict[str, Any]) -> Any:
         try:
-            async with self.session.post(url, json=payload) as response:
+            async with self.session.post(url, json=payload, params=self._auth) as response:
                 if response.status != 200:
                     raise RasaUnavailable(f"{url} answered HTTP {response.status}")
                 return await response.json()
@@ -51,9 +61,9 @@ class RasaClient:
             f"{self.rasa_url}/webhooks/rest/webhook", {"sender": sender, "message": message}
         )
 
-    async def _is_ready(self, url: str) -> bool:
+    async def _is_ready(self, url: str, params: Optional[Dict[str, str]] = None) -> bool:
         try:
-            async with self.session.get(url, timeout=aiohttp.ClientTimeout(total=2)) as response:
+            async with self.session.get(url, params=params, timeout=aiohttp.ClientTimeout(total=2)) as response:
                 return response.status == 200
         except (aiohttp.ClientError, asyncio.TimeoutError):
             return False
@@ -61,7 +71,7 @@ class RasaClient:
     async def health(self) -> Dict[str, str]:
         """State of each component: 'ready' or 'unavailable'."""
         # /status answers 200 once a model is loaded (needs --enable-api).
-        rasa_ok = await self._is_ready(f"{self.rasa_url}/status")
+        rasa_ok = await self._is_ready(f"{self.rasa_url}/status", self._auth)
         actions_ok = await self._is_ready(f"{self.actions_url}/health")
         return {
             "rasa": "ready" if rasa_ok else "unavailable",

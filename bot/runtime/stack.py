@@ -2,10 +2,15 @@
 
 Runs in the foreground, prints the widget URL once /healthz says every component is
 ready, and on Ctrl-C / SIGTERM (or when any component dies) stops the others.
+
+Rasa's HTTP API (``--enable-api``) runs with ``--auth-token``: ``RASA_AUTH_TOKEN`` from
+the environment, or a random one made for this start (`environment`), which the gateway
+(a child, same environment) sends on every call. The token is never printed.
 """
 from __future__ import annotations
 
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -26,6 +31,8 @@ def _bin(name: str) -> str:
 
 
 def commands(settings: Settings) -> Dict[str, List[str]]:
+    if not settings.rasa_auth_token:
+        raise ValueError("RASA_AUTH_TOKEN is empty: build the settings from stack.environment()")
     return {
         "actions": [_bin("rasa"), "run", "actions", "--port", str(settings.actions_port), "--actions", "actions"],
         "rasa": [
@@ -33,6 +40,7 @@ def commands(settings: Settings) -> Dict[str, List[str]]:
             "--interface", settings.rasa_host,
             "--model", str(MODEL), "--endpoints", settings.rasa_endpoints,
             "--credentials", "credentials.yml",
+            "--auth-token", settings.rasa_auth_token,
         ],
         "gateway": [sys.executable, "-m", "bot.gateway"],
     }
@@ -43,6 +51,8 @@ def environment(base: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     env = dict(os.environ if base is None else base)
     env.update(Settings.from_env(env).as_env())  # endpoints.yml reads ${ACTIONS_PORT}
     env["RASA_TELEMETRY_ENABLED"] = "false"
+    if not env.get("RASA_AUTH_TOKEN", "").strip():  # one per start; Rasa and the gateway share it
+        env["RASA_AUTH_TOKEN"] = secrets.token_urlsafe(32)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     return env
 
