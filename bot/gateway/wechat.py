@@ -243,9 +243,14 @@ class ReplyStore:
 REPLY_STORE_KEY = web.AppKey("wechat_replies", ReplyStore)
 
 
+def _is_number(value: str) -> bool:
+    """ASCII digits only (str.isdigit also takes "１２３"), and not absurdly long."""
+    return value.isascii() and value.isdigit() and len(value) <= MAX_ID_DIGITS
+
+
 def _is_fresh(value: str, max_skew_s: int) -> bool:
     """A Unix time (as WeChat sends it) within `max_skew_s` of our clock."""
-    if not value.isdigit() or len(value) > MAX_ID_DIGITS:
+    if not _is_number(value):
         return False
     return abs(time.time() - int(value)) <= max_skew_s
 
@@ -306,9 +311,9 @@ async def message_endpoint(request: web.Request) -> web.Response:
             raise ValueError("no FromUserName / ToUserName")
         fields = getattr(message, "_data", None) or {}
         msg_id, created = (str(fields.get(k) or "").strip() for k in ("MsgId", "CreateTime"))
-        if msg_id and (not msg_id.isdigit() or len(msg_id) > MAX_ID_DIGITS):
+        if msg_id and not _is_number(msg_id):
             raise ValueError("MsgId is not a number")
-        if created and (not created.isdigit() or len(created) > MAX_ID_DIGITS):
+        if created and not _is_number(created):
             raise ValueError("CreateTime is not a number")
     except Exception as err:
         log.warning("WeChat: malformed message: %s", err.__class__.__name__)
