@@ -5,6 +5,7 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from aiohttp import web
 from cryptography.fernet import Fernet
 
@@ -180,3 +181,24 @@ async def test_the_gateway_serves_the_login_page_with_a_strict_policy(aiohttp_cl
     assert response.status == 200
     assert "script-src 'self'" in response.headers["Content-Security-Policy"]
     assert "工作人员登录" in await response.text()
+
+
+async def test_an_account_added_or_removed_acts_without_a_restart(aiohttp_client, operators_file: Path):
+    client = await aiohttp_client(_app(operators_file))
+    assert (await _login(client, "zhao")).status == 401
+    auth.save_operator(operators_file, "zhao", PASSWORD, "赵警官", ["operator"])  # what `make operator` does
+    response = await _login(client, "zhao")
+    assert response.status == 302
+    assert (await (await client.get("/console")).json()) == {"operator": "zhao"}
+    # Removing the account ends its open session at the next request.
+    text = operators_file.read_text(encoding="utf-8")
+    kept = [e for e in yaml.safe_load(text)["operators"] if e["username"] != "zhao"]
+    operators_file.write_text(yaml.safe_dump({"operators": kept}), encoding="utf-8")
+    assert (await client.get("/console", headers={"Accept": "application/json"})).status == 401
+
+
+def test_a_file_broken_by_hand_keeps_the_last_good_accounts(operators_file: Path):
+    accounts = auth.OperatorAccounts(operators_file)
+    assert accounts.get("wang") is not None
+    operators_file.write_text("operators: 3", encoding="utf-8")
+    assert accounts.get("wang") is not None and accounts.get("li") is not None

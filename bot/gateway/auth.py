@@ -32,7 +32,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Awaitable, Callable, Dict, FrozenSet, Iterable, List, Optional
+from typing import Awaitable, Callable, Dict, FrozenSet, Iterable, List, Optional, Tuple
 from urllib.parse import quote
 
 import aiohttp_jinja2
@@ -113,6 +113,40 @@ def load_operators(path: Path) -> Dict[str, Operator]:
     return operators
 
 
+class OperatorAccounts:
+    """The accounts file, read again when it changes on disk (`make operator` needs no restart).
+
+    Checked on every look-up by the file's (mtime, size, inode): one stat call, no parsing
+    unless it changed. A file broken by hand keeps the last good accounts (logged once).
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._signature: Optional[Tuple[int, int, int]] = None
+        self._accounts: Dict[str, Operator] = {}
+        self.current()
+
+    def _stat(self) -> Optional[Tuple[int, int, int]]:
+        try:
+            st = self._path.stat()
+        except FileNotFoundError:
+            return None
+        return (st.st_mtime_ns, st.st_size, st.st_ino)
+
+    def current(self) -> Dict[str, Operator]:
+        signature = self._stat()
+        if signature != self._signature:
+            try:
+                self._accounts = load_operators(self._path)
+            except (OperatorFileError, yaml.YAMLError) as err:
+                log.error("accounts file not reloaded, the previous accounts stay: %s", err)
+            self._signature = signature
+        return self._accounts
+
+    def get(self, username: str) -> Optional[Operator]:
+        return self.current().get(username)
+
+
 def save_operator(path: Path, username: str, password: str, name: str = "", roles: Iterable[str] = ROLES) -> None:
     """Add an account, or replace the password, name and roles of an existing one."""
     raw = yaml.safe_load(path.read_text(encoding="utf-8")) if path.exists() else None
@@ -159,7 +193,7 @@ class AuthConfig:
         )
 
 
-OPERATORS_KEY = web.AppKey("operators", dict)
+OPERATORS_KEY = web.AppKey("operators", OperatorAccounts)
 API_TOKENS_KEY = web.AppKey("api_tokens", frozenset)
 AUTH_CONFIG_KEY = web.AppKey("auth_config", AuthConfig)
 SESSION_USER = "operator"
@@ -253,7 +287,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     if wait is not None:
         error, status = LOGIN_LIMITED_TEXT.format(minutes=max(1, math.ceil(wait / 60))), 429
     else:
-        operator = verify_login(request.app[OPERATORS_KEY], username, password)
+        operator = verify_login(request.app[OPERATORS_KEY].current(), username, password)
         if operator:
             limiter.clear("login_username", username)
             session = await new_session(request)  # a fresh session id on every login
@@ -290,7 +324,7 @@ def setup_auth(app: web.Application, api_tokens: Iterable[str], config: Optional
     )
     setup_session(app, storage)
     app[AUTH_CONFIG_KEY] = config
-    app[OPERATORS_KEY] = load_operators(config.operators_file)
+    app[OPERATORS_KEY] = OperatorAccounts(config.operators_file)
     if LIMITER_KEY not in app:  # an app without create_app (tests, tools): limits from the settings
         app[LIMITER_KEY] = RateLimiter.from_settings(Settings())
     app[API_TOKENS_KEY] = frozenset(api_tokens)
