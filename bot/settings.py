@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     # Stored in Redis (REDIS_URL) when set, so every gateway replica counts together.
     rate_limits_enabled: bool = True
     rate_limit_chat_sender: str = "20/minute"
+    rate_limit_chat_in_flight: int = 2  # turns of one sender running at once
     rate_limit_chat_address: str = "300/minute"
     rate_limit_assess_address: str = "120/minute"
     rate_limit_wechat_sender: str = "20/minute"

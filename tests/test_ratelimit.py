@@ -1,11 +1,13 @@
 """Rate limits at the edge (issue 13): per sender and per address, 429 + Retry-After + 110/96110."""
 from __future__ import annotations
 
+import asyncio
 import secrets
 from pathlib import Path
 
 import pytest
 import redis
+from aiohttp import web
 
 from bot.gateway import auth
 from bot.gateway.app import GatewayConfig, create_app
@@ -160,3 +162,27 @@ async def test_wrong_logins_are_limited_per_username_and_a_right_login_clears_it
         assert (await _login(client, "wang", "wrong password")).status == 401
     assert (await _login(client, "wang", PASSWORD)).status == 429
     assert (await _login(client, "li", PASSWORD)).status == 302  # another account is not locked out
+
+
+async def test_a_sender_gets_at_most_two_turns_at_a_time(aiohttp_client, aiohttp_server, mini_kb):
+    release = asyncio.Event()
+    slow = web.Application()
+
+    async def webhook(request):
+        await release.wait()
+        return web.json_response([{"text": "您好"}])
+
+    slow.router.add_post("/webhooks/rest/webhook", webhook)
+    url = str((await aiohttp_server(slow)).make_url("")).rstrip("/")
+    client = await _client(aiohttp_client, url, mini_kb)
+    turns = [asyncio.ensure_future(client.post("/api/v1/chat", json={"sender": "busy", "message": "你好"}))
+             for _ in range(2)]
+    await asyncio.sleep(0.3)  # both are waiting in "Rasa"
+    third = await client.post("/api/v1/chat", json={"sender": "busy", "message": "你好"})
+    body = await third.json()
+    assert third.status == 429 and third.headers["Retry-After"] == "1"
+    assert "还在分析" in body["error"] and "110" in body["error"] and "96110" in body["error"]
+    other = asyncio.ensure_future(client.post("/api/v1/chat", json={"sender": "someone-else", "message": "你好"}))
+    release.set()
+    assert [r.status for r in await asyncio.gather(*turns, other)] == [200, 200, 200]
+    assert (await client.post("/api/v1/chat", json={"sender": "busy", "message": "你好"})).status == 200

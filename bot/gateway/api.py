@@ -8,7 +8,7 @@ from aiohttp import web
 from bot.gateway import services
 from bot.gateway.errors import MAX_TEXT_CHARS, ApiError, json_response, optional_answers, read_json_object, require_text
 from bot.gateway.keys import KB_KEY, RASA_KEY
-from bot.gateway.ratelimit import enforce
+from bot.gateway.ratelimit import sender_turn
 
 MAX_SENDER_CHARS = 128
 
@@ -35,12 +35,12 @@ async def assess_endpoint(request: web.Request) -> web.Response:
 async def chat_endpoint(request: web.Request) -> web.Response:
     body = await read_json_object(request)
     sender = require_text(body, "sender", MAX_SENDER_CHARS)
-    enforce(request, "chat_sender", sender)
     message = require_text(body, "message", MAX_TEXT_CHARS)
     channel = body.get("channel", "api")
     if channel not in services.CHANNELS:
         raise ApiError(400, f"'channel' must be one of {list(services.CHANNELS)}")
-    return json_response(await services.chat_turn(request.app, sender, message, channel))
+    async with sender_turn(request, "chat_sender", sender):  # rate and turns at a time, per sender
+        return json_response(await services.chat_turn(request.app, sender, message, channel))
 
 
 def setup_api(app: web.Application) -> None:

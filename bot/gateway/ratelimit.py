@@ -6,7 +6,10 @@ set (every replica counts together) and in memory otherwise. The rates are setti
 
 - ``chat_address`` / ``assess_address``: ``POST /api/v1/chat`` and ``/api/v1/assess``
   per client address, checked by the middleware before the body is read;
-- ``chat_sender``: ``/api/v1/chat`` per ``sender`` (the API handler calls `enforce`);
+- ``chat_sender``: ``/api/v1/chat`` per ``sender`` (the API handler uses `sender_turn`),
+  and at most ``RATE_LIMIT_CHAT_IN_FLIGHT`` turns of one sender at a time in this process:
+  a conversation is sequential (Rasa locks it), so more would only queue up in Rasa and
+  slow everybody else down;
 - ``wechat_address`` / ``wechat_sender``: ``/wechat`` per address and per openid, after
   the signature check — answered with a WeChat text reply, never an error status;
 - ``login_address`` / ``login_username``: *wrong* logins on ``/console/login`` per
@@ -24,7 +27,8 @@ import hashlib
 import logging
 import math
 import time
-from typing import Awaitable, Callable, Dict, Optional
+from contextlib import asynccontextmanager
+from typing import AsyncIterator, Awaitable, Callable, Dict, Optional
 
 from aiohttp import web
 from limits import RateLimitItem, parse
@@ -36,6 +40,12 @@ from bot.settings import Settings
 
 log = logging.getLogger(__name__)
 
+IN_FLIGHT_TEXT = (
+    "上一条还在分析，请等回复出来再发下一条。\n"
+    "钱已经转出去了，马上打 110 报警，再打银行电话。\n"
+    "拿不准的，打 96110 反诈专线问一问。"
+)
+IN_FLIGHT_RETRY_AFTER_S = 1
 RATE_LIMITED_TEXT = (
     "发送太频繁了，请 {seconds} 秒后再试。\n"
     "钱已经转出去了，马上打 110 报警，再打银行电话。\n"
@@ -58,8 +68,8 @@ def rate_limited_text(retry_after: int) -> str:
 class RateLimited(ApiError):
     """429 with Retry-After; `json_errors` renders it as `{"error": ...}`."""
 
-    def __init__(self, retry_after: int) -> None:
-        super().__init__(429, rate_limited_text(retry_after))
+    def __init__(self, retry_after: int, message: str = "") -> None:
+        super().__init__(429, message or rate_limited_text(retry_after))
         self.retry_after = retry_after
         self.headers = {"Retry-After": str(retry_after)}
 
@@ -73,13 +83,15 @@ class RateLimiter:
     """The gateway's limits, one `RateLimitItem` per scope, in one storage."""
 
     def __init__(self, items: Dict[str, RateLimitItem], storage_uri: str = "memory://",
-                 prefix: str = "fzzc:ratelimit", enabled: bool = True) -> None:
+                 prefix: str = "fzzc:ratelimit", enabled: bool = True, max_in_flight: int = 2) -> None:
         unknown = set(items) - set(SCOPES)
         if unknown:
             raise ValueError(f"unknown rate-limit scopes: {sorted(unknown)}")
         self.items = items
         self.prefix = prefix
         self.enabled = enabled
+        self.max_in_flight = max(1, max_in_flight)
+        self.in_flight: Dict[str, int] = {}  # sender → turns running now (this process)
         self.storage_uri = storage_uri
         options = {"socket_timeout": 0.5, "socket_connect_timeout": 0.5} if storage_uri.startswith("redis") else {}
         # The strategy keeps only a weak reference to its storage: hold the storage here.
@@ -95,7 +107,8 @@ class RateLimiter:
                 items[scope] = parse(getattr(settings, name))
             except ValueError as err:
                 raise ValueError(f"{name.upper()}: not a rate such as '20/minute': {err}") from err
-        return cls(items, settings.redis_url or "memory://", settings.rate_limit_prefix, settings.rate_limits_enabled)
+        return cls(items, settings.redis_url or "memory://", settings.rate_limit_prefix, settings.rate_limits_enabled,
+                   settings.rate_limit_chat_in_flight)
 
     def _retry_after(self, item: RateLimitItem, *ids: str) -> int:
         reset, _remaining = self.strategy.get_window_stats(item, *ids)
@@ -146,6 +159,29 @@ def enforce(request: web.Request, scope: str, value: str) -> None:
     if retry_after is not None:
         log.info("rate limit %s reached (retry after %d s)", scope, retry_after)
         raise RateLimited(retry_after)
+
+
+@asynccontextmanager
+async def sender_turn(request: web.Request, scope: str, sender: str) -> AsyncIterator[None]:
+    """One turn of `sender`: refused (429) while it already has `max_in_flight` turns
+    running, or when `scope`'s rate is used up; counted while it runs."""
+    limiter = request.app.get(LIMITER_KEY)
+    if limiter is None or not limiter.enabled:
+        yield
+        return
+    running = limiter.in_flight.get(sender, 0)
+    if running >= limiter.max_in_flight:
+        raise RateLimited(IN_FLIGHT_RETRY_AFTER_S, IN_FLIGHT_TEXT)
+    enforce(request, scope, sender)
+    limiter.in_flight[sender] = running + 1
+    try:
+        yield
+    finally:
+        left = limiter.in_flight.get(sender, 1) - 1
+        if left > 0:
+            limiter.in_flight[sender] = left
+        else:
+            limiter.in_flight.pop(sender, None)
 
 
 def too_many(retry_after: int) -> web.Response:

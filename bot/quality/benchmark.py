@@ -352,6 +352,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rate-limit-rounds", type=int, default=3,
                         help="conversations per other sender in the rate-limit phase")
     parser.add_argument("--flood-concurrency", type=int, default=20)
+    parser.add_argument("--only-rate-limits", action="store_true",
+                        help="the rate-limit phase alone (writes reports/bench-rate-limit.json)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="fzzc-bench-") as state_dir:
         return run(args, Path(state_dir))
@@ -382,13 +384,15 @@ def run(args: argparse.Namespace, state_dir: Path) -> int:
             time.sleep(0.25)
         report: Dict = {"time_to_healthy_s": round(time.monotonic() - started, 1)}
         print(f"healthy after {report['time_to_healthy_s']} s; measuring …", flush=True)
-        report.update(asyncio.run(measure(base, args.rounds, args.concurrency, args.load_seconds)))
-        report["memory_rss_mb_before_operator"] = {"gateway": rss_mb(processes["gateway"].pid)}
+        if not args.only_rate_limits:
+            report.update(asyncio.run(measure(base, args.rounds, args.concurrency, args.load_seconds)))
+            report["memory_rss_mb_before_operator"] = {"gateway": rss_mb(processes["gateway"].pid)}
         print("measuring the rate limits (one sender flooding) …", flush=True)
         report["rate_limit"] = asyncio.run(measure_rate_limits(
             base, args.rate_limit_rounds, args.flood_concurrency, settings.rate_limit_chat_sender))
-        print("measuring the operator and outreach parts …", flush=True)
-        report.update(asyncio.run(measure_operator(base, credentials, args.operator_rounds, args.pdf_rounds)))
+        if not args.only_rate_limits:
+            print("measuring the operator and outreach parts …", flush=True)
+            report.update(asyncio.run(measure_operator(base, credentials, args.operator_rounds, args.pdf_rounds)))
         report["memory_rss_mb"] = {name: rss_mb(p.pid) for name, p in processes.items()}
         report["machine"] = {"cpus": os.cpu_count()}
     except (RuntimeError, aiohttp.ClientError, asyncio.TimeoutError) as err:
@@ -397,7 +401,7 @@ def run(args: argparse.Namespace, state_dir: Path) -> int:
     finally:
         stack.stop_all(processes)
     REPORTS.mkdir(exist_ok=True)
-    (REPORTS / "bench.json").write_text(json.dumps(report, ensure_ascii=False, indent=2))
+    (REPORTS / ("bench-rate-limit.json" if args.only_rate_limits else "bench.json")).write_text(json.dumps(report, ensure_ascii=False, indent=2))
     print(json.dumps(report, ensure_ascii=False, indent=2))
     return 0
 
