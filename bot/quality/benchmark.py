@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import secrets
 import statistics
@@ -210,13 +211,10 @@ async def _conversations(base: str, tag: str, rounds: int) -> List[float]:
     return [ms for samples in results for ms in samples]
 
 
-async def measure_rate_limits(base: str, rounds: int, flood_concurrency: int, sender_limit: str) -> Dict:
-    """Other senders' chat latency without and with one sender flooding /api/v1/chat."""
-    await _conversations(base, "warm", 1)
-    unloaded = await _conversations(base, "base", rounds)
+async def _flood(base: str, concurrency: int, stop: Any, ready: Any) -> Dict[str, Any]:
+    """One sender posting chat turns `concurrency` at a time, ignoring Retry-After, until `stop`."""
     counts: Dict[str, int] = {}
     retry_after_ok = True
-    stop = asyncio.Event()
 
     async def flood(session: aiohttp.ClientSession) -> None:
         nonlocal retry_after_ok
@@ -224,19 +222,45 @@ async def measure_rate_limits(base: str, rounds: int, flood_concurrency: int, se
             async with session.post(f"{base}/api/v1/chat", json={"sender": "rl-flood", "message": ASSESS_TEXTS[0]}) as r:
                 body = await r.read()
                 counts[str(r.status)] = counts.get(str(r.status), 0) + 1
+                ready.set()
                 if r.status == 429:
                     text = json.loads(body).get("error", "")
                     retry_after_ok &= r.headers.get("Retry-After", "").isdigit() and "96110" in text and "110" in text
 
-    connector = aiohttp.TCPConnector(local_addr=(FLOOD_ADDRESS, 0), limit=flood_concurrency)
-    started = time.perf_counter()
+    connector = aiohttp.TCPConnector(local_addr=(FLOOD_ADDRESS, 0), limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
-        flooders = [asyncio.ensure_future(flood(session)) for _ in range(flood_concurrency)]
+        await asyncio.gather(*(flood(session) for _ in range(concurrency)))
+    return {"statuses": counts, "retry_after_ok": retry_after_ok}
+
+
+def _flood_process(base: str, concurrency: int, stop: Any, ready: Any, results: Any) -> None:
+    results.put(asyncio.run(_flood(base, concurrency, stop, ready)))
+
+
+async def measure_rate_limits(base: str, rounds: int, flood_concurrency: int, sender_limit: str) -> Dict:
+    """Other senders' chat latency without and with one sender flooding /api/v1/chat.
+
+    The flood runs in a process of its own, as it would on another machine: its client work
+    must not be timed as the other senders' latency.
+    """
+    await _conversations(base, "warm", 1)
+    unloaded = await _conversations(base, "base", rounds)
+    ctx = multiprocessing.get_context("spawn")
+    stop, ready, results = ctx.Event(), ctx.Event(), ctx.Queue()
+    flooder = ctx.Process(target=_flood_process, args=(base, flood_concurrency, stop, ready, results), daemon=True)
+    flooder.start()
+    started = time.perf_counter()
+    try:
+        if not await asyncio.get_running_loop().run_in_executor(None, ready.wait, 60):
+            raise RuntimeError("the flooding process sent nothing within 60 s")
         await asyncio.sleep(1.0)  # the flood is under way before the others start
         loaded = await _conversations(base, "load", rounds)
+    finally:
         stop.set()
-        await asyncio.gather(*flooders)
+    flood = await asyncio.get_running_loop().run_in_executor(None, results.get, True, 60)
+    flooder.join(10)
     elapsed = time.perf_counter() - started
+    counts, retry_after_ok = flood["statuses"], flood["retry_after_ok"]
     base_p95, load_p95 = summarise(unloaded)["p95_ms"], summarise(loaded)["p95_ms"]
     ratio = round(load_p95 / base_p95, 2) if base_p95 else float("inf")
     return {
