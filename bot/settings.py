@@ -74,6 +74,7 @@ class Settings(BaseSettings):
     rate_limits_enabled: bool = True
     rate_limit_chat_sender: str = "20/minute"
     rate_limit_chat_in_flight: int = 2  # turns of one sender running at once
+    rate_limit_tarpit_s: float = 2.0  # a refused API request is answered this much later (0: at once)
     rate_limit_chat_address: str = "300/minute"
     rate_limit_assess_address: str = "120/minute"
     rate_limit_wechat_sender: str = "20/minute"

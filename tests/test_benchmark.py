@@ -139,7 +139,8 @@ async def test_measure_rate_limits_floods_one_sender_and_times_the_others(aiohtt
     monkeypatch.delenv("REDIS_URL", raising=False)
     rasa = await aiohttp_server(fake_rasa_app())
     rasa_url = str(rasa.make_url("")).rstrip("/")
-    settings = Settings.from_env({"OPERATORS_FILE": "/nonexistent/operators.yml", "RATE_LIMIT_CHAT_SENDER": "5/minute"})
+    settings = Settings.from_env({"OPERATORS_FILE": "/nonexistent/operators.yml", "RATE_LIMIT_CHAT_SENDER": "5/minute",
+                                  "RATE_LIMIT_TARPIT_S": "0.1"})
     server = await aiohttp_server(create_app(GatewayConfig(rasa_url, rasa_url), kb=mini_kb, settings=settings))
     base = str(server.make_url("")).rstrip("/")
     report = await benchmark.measure_rate_limits(base, rounds=1, flood_concurrency=4, sender_limit="5/minute")

@@ -20,7 +20,9 @@ PASSWORD = "correct horse battery"
 
 
 def _settings(**env: str) -> Settings:
-    return Settings.from_env({"OPERATORS_FILE": env.pop("OPERATORS_FILE", "/nonexistent/operators.yml"), **env})
+    # Refused answers go out at once here (RATE_LIMIT_TARPIT_S has its own test).
+    return Settings.from_env({"OPERATORS_FILE": env.pop("OPERATORS_FILE", "/nonexistent/operators.yml"),
+                              "RATE_LIMIT_TARPIT_S": "0", **env})
 
 
 @pytest.fixture
@@ -186,3 +188,20 @@ async def test_a_sender_gets_at_most_two_turns_at_a_time(aiohttp_client, aiohttp
     release.set()
     assert [r.status for r in await asyncio.gather(*turns, other)] == [200, 200, 200]
     assert (await client.post("/api/v1/chat", json={"sender": "busy", "message": "你好"})).status == 200
+
+
+async def test_a_refused_api_request_is_answered_after_the_tarpit(aiohttp_client, rasa_url, mini_kb):
+    client = await _client(aiohttp_client, rasa_url, mini_kb, RATE_LIMIT_CHAT_SENDER="1/minute",
+                           RATE_LIMIT_ASSESS_ADDRESS="1/minute", RATE_LIMIT_TARPIT_S="0.5")
+    loop = asyncio.get_running_loop()
+    assert (await client.post("/api/v1/chat", json={"sender": "x", "message": "你好"})).status == 200
+    started = loop.time()
+    refused = await client.post("/api/v1/chat", json={"sender": "x", "message": "你好"})
+    assert refused.status == 429 and loop.time() - started >= 0.5
+    assert (await client.post("/api/v1/assess", json={"text": "让我转到安全账户"})).status == 200
+    started = loop.time()
+    assert (await client.post("/api/v1/assess", json={"text": "让我转到安全账户"})).status == 429
+    assert loop.time() - started >= 0.5
+    started = loop.time()  # answered requests are never held back
+    assert (await client.post("/api/v1/chat", json={"sender": "y", "message": "你好"})).status == 200
+    assert loop.time() - started < 0.5
