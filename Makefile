@@ -17,12 +17,20 @@ export GATEWAY_PORT ?= $(shell $(PY) -m bot.settings GATEWAY_PORT 2>/dev/null)
 MODEL := models/current.tar.gz
 TRAINING_INPUTS := config.yml domain.yml $(shell find data bot/nlu bot/kb -path data/outreach -prune -o -path data/dev -prune -o -path data/dev2 -prune -o -path data/stages -prune -o -type f \( -name '*.yml' -o -name '*.py' \) -print 2>/dev/null)
 BUILD_STAMP := build/.built
+# The loss-stage model (bot/kb/stage.py) learnt from data/stages/ with the KB's stage signals.
+# Its own target, not part of BUILD_STAMP: Rasa does not read it (the actions and the gateway
+# do), so new stage examples retrain this file in seconds and never the Rasa model.
+STAGE_MODEL := build/stage_model.json
+STAGE_INPUTS := data/kb/stages.yml bot/kb/stage.py bot/kb/stage_train.py $(shell find data/stages -type f -name '*.yml' 2>/dev/null)
 
-.PHONY: run install build train test test-unit test-stories validate lint eval bench operator clean help
+.PHONY: run install build train test test-unit test-stories validate lint eval bench load chaos operator clean help
 .DEFAULT_GOAL := help
 
 help:
 	@echo "make run    – set up if needed, train if stale, run actions + Rasa + gateway"
+	@echo "make run PROFILE=prod – Redis + RASA_REPLICAS Rasa replicas (default 2) + actions + gateway"
+	@echo "make load   – locust: USERS residents' whole self-checks + the saturation run (reports/load.json)"
+	@echo "make chaos  – prod profile under load: kill a Rasa replica, restart Redis (reports/chaos.json)"
 	@echo "make test   – the whole test suite (make lint included)"
 	@echo "make lint   – ruff over bot/ and actions/, mypy over bot/kb"
 	@echo "make eval   – score on ../shared/eval (reports/eval.json)"
@@ -44,7 +52,10 @@ $(BUILD_STAMP): $(VENV)/.installed $(shell find data/kb bot/nlu bot/kb/extractio
 	$(PY) -m bot.kb.extraction.spacy_pipeline build/spacy_zh
 	touch $@
 
-build: $(BUILD_STAMP)
+$(STAGE_MODEL): $(VENV)/.installed $(STAGE_INPUTS)
+	$(PY) -m bot.kb.stage_train $(STAGE_MODEL)
+
+build: $(BUILD_STAMP) $(STAGE_MODEL)
 
 $(MODEL): $(BUILD_STAMP) $(TRAINING_INPUTS)
 	@mkdir -p models
@@ -56,10 +67,10 @@ train: $(MODEL)
 validate: $(BUILD_STAMP)
 	$(RASA) data validate --fail-on-warnings
 
-run: $(MODEL)
+run: $(MODEL) $(STAGE_MODEL)
 	$(PY) -m bot.runtime.stack
 
-test-unit: $(BUILD_STAMP)
+test-unit: $(BUILD_STAMP) $(STAGE_MODEL)
 	$(PY) -m pytest -q tests
 
 test-stories: $(MODEL)
@@ -70,17 +81,38 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check bot actions
 	$(VENV)/bin/mypy
 
-test: $(MODEL)
+test: $(MODEL) $(STAGE_MODEL)
 	$(MAKE) --no-print-directory lint
 	$(RASA) data validate --fail-on-warnings
 	$(PY) -m pytest -q tests
 	@if ls tests/stories/*.yml >/dev/null 2>&1; then $(MAKE) --no-print-directory test-stories; fi
 
-eval: $(MODEL)
+eval: $(MODEL) $(STAGE_MODEL)
 	$(PY) -m bot.quality.evaluation
 
-bench: $(MODEL)
+bench: $(MODEL) $(STAGE_MODEL)
 	$(PY) -m bot.quality.benchmark
+
+# `make load`: locust lives in its own venv (requirements-load.txt) so its pins never touch Rasa's.
+LOAD_VENV := .venv-load
+USERS ?= 50
+SPAWN_RATE ?= 10
+DURATION ?= 60
+RUNS ?= 1
+STEPS ?= 1,2,4,8,16,32
+STEP_DURATION ?= 20
+$(LOAD_VENV)/.installed: requirements-load.txt
+	@test -x $(LOAD_VENV)/bin/python || $$(scripts/find-python.sh) -m venv $(LOAD_VENV)
+	$(LOAD_VENV)/bin/python -m pip install --quiet -r requirements-load.txt
+	touch $@
+
+load: $(MODEL) $(LOAD_VENV)/.installed
+	$(PY) -m bot.quality.load --users $(USERS) --spawn-rate $(SPAWN_RATE) --duration $(DURATION) \
+	  --runs $(RUNS) --steps "$(STEPS)" --step-duration $(STEP_DURATION)
+
+# Faults under load (a Rasa replica killed, Redis restarted); fails when a target is missed.
+chaos: $(MODEL)
+	$(PY) -m bot.quality.chaos
 
 operator: $(VENV)/.installed
 	@test -n "$(LOGIN)" || { echo "usage: make operator LOGIN=<login> [NAME=<shown name>] [ROLES=operator,outreach]"; exit 2; }

@@ -56,11 +56,10 @@ def advice_lines(kb: KnowledgeBase, verdict: Verdict) -> List[str]:
     return loss_steps(kb, verdict).lead(verdict.advice)[:MAX_ADVICE]
 
 
-def verdict_text(kb: KnowledgeBase, verdict: Verdict) -> str:
-    """The verdict card as text: risk and type first; why; what to do now; whom to call."""
-    lines: List[str] = []
-    if loss_steps(kb, verdict):
-        lines.append(texts.MONEY_LOST_FIRST_LINE)
+def verdict_text(kb: KnowledgeBase, verdict: Verdict, reminder: Optional[str] = None) -> str:
+    """The verdict card as text: risk and type first; why; what to do now; whom to call.
+    `reminder`: the urgent reminder line that leads it (actions.selfcheck.urgent_first)."""
+    lines: List[str] = [reminder] if reminder else []
     lines.append(f"{risk_label(verdict.risk_level)} · {verdict.scam_name}")
     lines.append(texts.WHY)
     lines.extend(_why_lines(kb, verdict))
@@ -71,8 +70,10 @@ def verdict_text(kb: KnowledgeBase, verdict: Verdict) -> str:
     return "\n".join(lines)
 
 
-def send_verdict(dispatcher: CollectingDispatcher, kb: KnowledgeBase, verdict: Verdict) -> None:
-    dispatcher.utter_message(text=verdict_text(kb, verdict))
+def send_verdict(
+    dispatcher: CollectingDispatcher, kb: KnowledgeBase, verdict: Verdict, reminder: Optional[str] = None
+) -> None:
+    dispatcher.utter_message(text=verdict_text(kb, verdict, reminder))
     dispatcher.utter_message(json_message={"verdict": verdict.to_api()})
     dispatcher.utter_message(text=texts.AFTER_VERDICT, buttons=texts.AFTER_VERDICT_BUTTONS)
 
@@ -86,19 +87,28 @@ def send_question(
 
 
 def urgent_lines(steps: LossSteps) -> List[str]:
-    """The loss checklist as the chat shows it, the named bank's number under the bank step."""
-    bank_lines = [texts.BANK_LOSS_LINE.format(name=b.name, number=b.number) for b in steps.banks]
+    """bot.kb.loss_steps as the chat shows it: the named bank's number (or the "bank
+    unknown" line) under the bank step; "先挂断" alone while the scammer is on the line."""
+    if not steps.urgent:
+        return [texts.HANG_UP_HEADER, *steps.lines]
     lines = [texts.URGENT_HEADER]
     for i, step in enumerate(steps.steps, start=1):
         lines.append(f"{i}. {step.text}")
         if step.step == "bank":
-            lines.extend(bank_lines or [texts.BANK_NOT_NAMED])
+            lines.extend(texts.PHONE_MARK + line for line in steps.bank_lines)
     return lines
 
 
-def send_urgent(dispatcher: CollectingDispatcher, steps: LossSteps, offer_to_continue: bool) -> None:
+def reminder_line(steps: LossSteps) -> str:
+    """The line that leads a later turn once the urgent steps were given (and, when the
+    resident named their bank, that bank's number under it)."""
+    line = texts.REMINDER_BY_STAGE.get(steps.stage, texts.MONEY_LOST_FIRST_LINE)
+    return "\n".join([line, *(texts.PHONE_MARK + b for b in steps.bank_lines if steps.banks)])
+
+
+def send_urgent(dispatcher: CollectingDispatcher, steps: LossSteps, offer_to_continue: bool = False) -> None:
     dispatcher.utter_message(text="\n".join(urgent_lines(steps)))
-    if offer_to_continue:
+    if offer_to_continue and steps.urgent:
         dispatcher.utter_message(text=texts.AFTER_LOSS, buttons=texts.AFTER_LOSS_BUTTONS)
 
 

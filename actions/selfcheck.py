@@ -16,13 +16,16 @@ from actions import texts
 from actions.render import (
     intro_for,
     is_scam_type,
+    reminder_line,
     send_question,
     send_urgent,
     send_verdict,
 )
 from actions.state import CheckState, latest_entities, latest_ranking, latest_text
 from bot.kb import KnowledgeBase, Verdict, default_kb, find_red_flags, loss_steps
-from bot.kb.verdict import implied_questions
+from bot.kb.stage import URGENT_STAGES
+from bot.kb.verdict import implied_questions, model_applies, text_stage
+from bot.runtime.context import get_stage_model
 
 # At most this many diagnostic questions per self-check (the KB orders them by value).
 MAX_QUESTIONS = 3
@@ -102,25 +105,53 @@ def ask_to_describe(dispatcher: CollectingDispatcher, state: CheckState) -> None
     )
 
 
-def deliver_verdict(
+def urgent_first(
     dispatcher: CollectingDispatcher, kb: KnowledgeBase, state: CheckState, verdict: Verdict
+) -> Optional[str]:
+    """The chat's one urgent rule, before anything else of the turn is said.
+
+    bot.kb.loss_steps decides whether and which steps (from the check's stage, the most
+    severe of its turns). Stage `paid` / `credentials_given`: the whole urgent block the first
+    time, and again when the stage rises (codes given, then money gone: the bank and the
+    evidence matter more now). On later turns of the same check a short reminder line leads
+    instead (returned; the caller sends it first): the whole block on every answer would bury
+    the questions and the verdict, and a resident who reads the same eight lines again stops
+    reading them, while 110 and the bank stay the first thing said on every turn.
+    `on_the_call`: "先挂断，先别操作" first, on every turn it holds (one short line)."""
+    steps = loss_steps(kb, verdict)
+    reminder = None
+    if steps.urgent:
+        rises = verdict.money_lost and not state.money_lost
+        if not state.loss_advice_given or rises:
+            send_urgent(dispatcher, steps)
+            state.loss_advice_given = True
+        else:
+            reminder = reminder_line(steps)
+    elif steps:
+        send_urgent(dispatcher, steps)
+    state.money_lost = state.money_lost or verdict.money_lost
+    return reminder
+
+
+def deliver_verdict(
+    dispatcher: CollectingDispatcher,
+    kb: KnowledgeBase,
+    state: CheckState,
+    verdict: Verdict,
+    reminder: Optional[str] = None,
 ) -> None:
     state.money_lost = state.money_lost or verdict.money_lost
     state.pending = None
     state.check_type = verdict.scam_type
     state.verdict_given = True
-    send_verdict(dispatcher, kb, verdict)
+    send_verdict(dispatcher, kb, verdict, reminder)
 
 
 def proceed(dispatcher: CollectingDispatcher, kb: KnowledgeBase, state: CheckState) -> None:
-    """Next step of the check: the urgent checklist if money just went out, then the next
-    question (with a line naming the likely type when it is new), or the verdict."""
+    """Next step of the check: the urgent steps first when the stage calls for them, then
+    the next question (with a line naming the likely type when it is new), or the verdict."""
     verdict = state.assess(kb)
-    steps = loss_steps(kb, verdict)  # the one rule: whether and which urgent steps come first
-    if steps and not state.loss_advice_given:
-        send_urgent(dispatcher, steps, offer_to_continue=False)
-        state.loss_advice_given = True
-    state.money_lost = state.money_lost or verdict.money_lost
+    reminder = urgent_first(dispatcher, kb, state, verdict)
 
     if (
         verdict.scam_type in ("none", "unknown")
@@ -129,6 +160,8 @@ def proceed(dispatcher: CollectingDispatcher, kb: KnowledgeBase, state: CheckSta
         and not state.asked
         and not state.verdict_given
     ):
+        if reminder:
+            dispatcher.utter_message(text=reminder)
         dispatcher.utter_message(text=texts.ASK_MORE)
         return
 
@@ -143,9 +176,11 @@ def proceed(dispatcher: CollectingDispatcher, kb: KnowledgeBase, state: CheckSta
         state.pending = question.id
         state.asked.append(question.id)
         state.check_type = verdict.scam_type
+        if reminder:
+            dispatcher.utter_message(text=reminder)
         send_question(dispatcher, question, intro)
         return
-    deliver_verdict(dispatcher, kb, state, verdict)
+    deliver_verdict(dispatcher, kb, state, verdict, reminder)
 
 
 class ActionSelfCheck(Action):
@@ -218,7 +253,9 @@ class ActionGiveVerdict(Action):
             dispatcher.utter_message(text=texts.NOTHING_TO_ASSESS)
             return []
         kb = default_kb()
-        deliver_verdict(dispatcher, kb, state, state.assess(kb))
+        verdict = state.assess(kb)
+        reminder = urgent_first(dispatcher, kb, state, verdict)
+        deliver_verdict(dispatcher, kb, state, verdict, reminder)
         return state.events()
 
 
@@ -233,11 +270,22 @@ class ActionReportLoss(Action):
     ) -> List[Dict[Text, Any]]:
         state = CheckState.from_tracker(tracker)
         text = latest_text(tracker)
+        kb = default_kb()
+        model = get_stage_model()
+        judged = bool(text) and model_applies(kb, model)
+        if judged and text_stage(kb, text, model) not in URGENT_STAGES:
+            # Typed, not the button: "差点就转了" or "我没有转" is no loss; the stage model
+            # knows the tense and the negation better than the intent does.
+            state.add_text(text, latest_ranking(tracker), latest_entities(tracker))
+            proceed(dispatcher, kb, state)
+            return state.events()
         if text:
             state.add_text(text, latest_ranking(tracker), latest_entities(tracker))
-        state.money_lost = True
-        kb = default_kb()
-        send_urgent(dispatcher, loss_steps(kb, state.assess(kb)), offer_to_continue=True)
+        if not judged:
+            state.money_lost = True  # the button, or no model to tell paid from codes given
+        verdict = state.assess(kb)
+        send_urgent(dispatcher, loss_steps(kb, verdict), offer_to_continue=True)
+        state.money_lost = state.money_lost or verdict.money_lost
         state.loss_advice_given = True
         return state.events()
 

@@ -10,7 +10,9 @@ from rasa_sdk.events import SlotSet
 
 from bot.kb import KnowledgeBase, Verdict, assess
 from bot.kb.results import INDICATOR_KINDS
-from bot.runtime.context import get_blocklist, get_extractor
+from bot.kb.stage import most_severe
+from bot.kb.verdict import text_stage
+from bot.runtime.context import get_blocklist, get_extractor, get_stage_model
 
 SEPARATOR = "\n"
 MAX_DESCRIPTION = 5000  # the API's limit; a longer paste is cut, not refused
@@ -43,6 +45,9 @@ class CheckState:
     loss_advice_given: bool = False
     check_type: Optional[str] = None
     verdict_given: bool = False
+    # The resident's messages of this check, whole (not a slot: read from the tracker's
+    # events), so each turn's stage is judged on the turn as written.
+    turns: List[str] = field(default_factory=list, repr=False, compare=False)
     _initial: Dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -63,6 +68,8 @@ class CheckState:
             check_type=tracker.get_slot("check_type"),
             verdict_given=bool(get("verdict_given", False)),
         )
+        framed = f"{SEPARATOR}{state.description}{SEPARATOR}"
+        state.turns = [t for t in user_texts(tracker) if f"{SEPARATOR}{t}{SEPARATOR}" in framed]
         state._initial = state._values()
         return state
 
@@ -99,6 +106,7 @@ class CheckState:
         if room <= 0:
             return
         text = text[:room]
+        self.turns.append(text)
         old_weight = len(self.description)
         self.description = f"{self.description}{SEPARATOR}{text}" if self.description else text
         if ranking:
@@ -124,10 +132,28 @@ class CheckState:
         if self.pending == question_id:
             self.pending = None
 
+    def stage(self, kb: KnowledgeBase) -> str:
+        """The check's loss stage: the most severe of the resident's turns (each message of the
+        check on its own, so a later "我没有转" cannot undo an earlier "我转了五千"), of
+        the "是" answers to questions that name a stage (KB `questions.stage`), and `paid`
+        once the resident pressed "我已经转账了"."""
+        model = get_stage_model()
+        # Lines of the description no known turn covers (a conversation stored before, or a
+        # message masked differently) are judged on their own.
+        rest = [p for p in self.description.split(SEPARATOR) if p.strip() and not any(p in t for t in self.turns)]
+        stages = [text_stage(kb, piece, model) for piece in dict.fromkeys(self.turns + rest)]
+        stages += [
+            kb.questions[qid][1].stage for qid, yes in self.answers.items() if yes and qid in kb.questions
+        ]
+        if self.money_lost:
+            stages.append("paid")
+        return most_severe(stages)
+
     def assess(self, kb: KnowledgeBase) -> Verdict:
         return assess(
             kb,
             self.description,
+            stage=self.stage(kb),
             ranking=self.ranking or None,
             entities=self.entities or None,
             answers=self.answers,
@@ -163,6 +189,18 @@ def latest_text(tracker: Tracker) -> str:
     if not text:
         text = (tracker.latest_message or {}).get("text") or ""
     return "" if text.strip().startswith("/") else text
+
+
+def user_texts(tracker: Tracker) -> List[str]:
+    """Every message the resident typed in this conversation, stripped (payloads left out)."""
+    out = []
+    events = tracker.events_after_latest_restart() if tracker.events else []
+    for event in events:
+        if event.get("event") == "user":
+            text = (event.get("text") or "").strip()
+            if text and not text.startswith("/"):
+                out.append(text)
+    return out
 
 
 def latest_ranking(tracker: Tracker) -> Dict[str, float]:

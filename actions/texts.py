@@ -53,7 +53,11 @@ NOTHING_TO_ASSESS = "还没听您说发生了什么。\n" + ASK_DESCRIBE
 AFTER_VERDICT = "还有新情况，可以接着告诉我。"
 
 # Verdict -----------------------------------------------------------------------------------------
+# The short reminder that leads a later turn of a check once the urgent steps were given
+# (the steps themselves: bot.kb.loss_steps, rendered by actions.render.urgent_lines).
 MONEY_LOST_FIRST_LINE = "🚨 钱已经转出去了：马上打 110 报警，再打银行客服电话止付！"
+CREDENTIALS_FIRST_LINE = "🚨 验证码、密码已经给出去了：马上打 110 报警，再打银行客服电话冻结账户！"
+REMINDER_BY_STAGE = {"paid": MONEY_LOST_FIRST_LINE, "credentials_given": CREDENTIALS_FIRST_LINE}
 WHY = "为什么："
 DO_NOW = "现在就做："
 FLAG_LINE = "·「{quote}」——{description}"
@@ -67,8 +71,8 @@ APP_LINE = "📱 {name}（{when}）"
 
 # Urgent path -------------------------------------------------------------------------------------
 URGENT_HEADER = "🚨 别慌，先做这几件事，越快越好："
-BANK_LOSS_LINE = "📞 {name}客服：{number}——马上打，要求止付、冻结"
-BANK_NOT_NAMED = "📞 银行客服：打银行卡背面的官方电话，要求止付、冻结"
+HANG_UP_HEADER = "⚠️ 对方还在电话里、还在聊天的话："
+PHONE_MARK = "📞 "
 AFTER_LOSS = "做完这些，我可以接着帮您看看是哪种骗局。"
 
 # FAQ --------------------------------------------------------------------------------------------

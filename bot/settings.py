@@ -38,6 +38,19 @@ class Settings(BaseSettings):
     actions_url: Optional[str] = None  # default: http://127.0.0.1:<actions_port>
     startup_timeout_s: float = 180.0
 
+    # -- production profile (`make run PROFILE=prod`, bot/runtime/stack.py) ----------------
+    profile: str = "default"  # "prod": Redis, RASA_REPLICAS Rasa processes, the gateway spreading turns
+    rasa_replicas: int = 2  # prod: replica i listens on RASA_PORT + 2·i (Rasa's own port + 1 stays free)
+    # The gateway's replicas, comma-separated; default: the one RASA_URL. The stack sets it.
+    rasa_urls: str = ""
+    # Prod: where the Redis tracker + lock stores live when REDIS_URL is unset.
+    prod_redis_url: str = "redis://127.0.0.1:6379/0"
+    # Rasa's ticket lock lifetime (s) in prod: a replica killed mid-turn keeps its
+    # conversation locked this long (Rasa's default is 60 s; a turn takes well under 1 s).
+    ticket_lock_lifetime: int = 5
+    chat_timeout_s: float = 10.0  # the gateway's wait for one replica's answer to one turn
+    replica_restart_max_s: float = 30.0  # back-off cap between restarts of a dead replica
+
     # -- operators, APIs, sessions ----------------------------------------------------------
     api_tokens: str = ""  # comma-separated
     operators_file: Path = Path("var/operators.yml")
@@ -55,10 +68,18 @@ class Settings(BaseSettings):
     blocklist_file: Path = ROOT / "var" / "blocklist.csv"
     blocklist_prefix: str = "fanzha:blocklist:"
 
+    # -- degraded mode (bot/gateway/degraded.py) ------------------------------------------------
+    # A chat turn that Rasa has not answered by then is answered from bot.kb, its message kept.
+    degraded_after_s: float = 3.0
+    pending_max_messages: int = 5  # kept per sender, the oldest dropped
+    pending_ttl_s: int = 3600
+
     # -- extraction ---------------------------------------------------------------------------
     # The spaCy pipeline `make build` writes; when set explicitly it is used even if older
     # than its sources.
     fanzha_spacy_pipeline: Optional[Path] = None
+    # The loss-stage model `make build` writes (bot.kb.stage_train); missing: rules only.
+    stage_model_file: Path = ROOT / "build" / "stage_model.json"
 
     # -- channels -------------------------------------------------------------------------------
     public_url: str = ""
@@ -111,6 +132,16 @@ class Settings(BaseSettings):
     @property
     def actions_base_url(self) -> str:
         return self.actions_url or f"http://127.0.0.1:{self.actions_port}"
+
+    @property
+    def rasa_base_urls(self) -> List[str]:
+        """Every Rasa replica the gateway spreads turns over (one, unless RASA_URLS names more)."""
+        urls = [u.strip().rstrip("/") for u in self.rasa_urls.split(",") if u.strip()]
+        return urls or [self.rasa_base_url]
+
+    @property
+    def prod(self) -> bool:
+        return self.profile.strip().lower() in {"prod", "production"}
 
     @property
     def tokens(self) -> FrozenSet[str]:

@@ -268,7 +268,7 @@ def test_report_loss_in_the_middle_of_the_questions_then_continue(mini):
     lines = chat.texts[0].splitlines()
     assert lines[0] == texts.URGENT_HEADER
     assert "1. 马上打 110 报警" in lines
-    assert "📞 中国工商银行客服：95588——马上打，要求止付、冻结" in lines
+    assert "📞 打中国工商银行客服 95588" in lines  # the KB's bank_named line (loss_steps)
     assert payloads(messages[-1]) == ["/continue_check", "/ask_which_number"]
     assert [b["title"] for b in messages[-1]["buttons"]] == ["继续自查", "求助电话"]
     assert chat.slots["money_lost"] is True
@@ -283,7 +283,7 @@ def test_report_loss_in_the_middle_of_the_questions_then_continue(mini):
 def test_report_loss_without_a_bank_named_says_call_the_bank(mini):
     chat = Conversation()
     chat.say(ActionReportLoss(), "钱被转走了", "report_loss")
-    assert texts.BANK_NOT_NAMED in chat.texts[0].splitlines()
+    assert "📞 " + mini.common.loss_checklist.bank_unknown in chat.texts[0].splitlines()
 
 
 def test_continue_after_the_loss_asks_what_happened(mini):
@@ -293,7 +293,11 @@ def test_continue_after_the_loss_asks_what_happened(mini):
     chat.say(ActionContinueCheck(), "/continue_check", "continue_check")
     assert chat.texts == [texts.ASK_DESCRIBE_AFTER_LOSS]
     chat.say(ActionSelfCheck(), "对方说是警察，说我医保卡被盗刷", "describe_situation", POLICE)
-    assert chat.texts[0].startswith("听起来像「冒充公检法」")  # checklist not repeated
+    # The whole checklist is not repeated; a one-line reminder still leads the turn (issue 11:
+    # 110 and the bank come first on every turn of a check where money is gone).
+    assert chat.texts[0] == texts.MONEY_LOST_FIRST_LINE
+    assert not any(texts.URGENT_HEADER in t for t in chat.texts)
+    assert chat.texts[1].startswith("听起来像「冒充公检法」")
 
 
 def test_continue_with_nothing_to_continue_asks_for_a_description(mini):
@@ -704,3 +708,97 @@ def test_after_a_verdict_more_of_the_same_story_is_added(mini):
     chat.say(ActionSelfCheck(), "对了，他还说要转到安全账户", "describe_situation", POLICE)
     assert texts.NEW_CHECK not in chat.texts
     assert chat.slots["description"] == "医保卡被盗刷了\n对了，他还说要转到安全账户"
+
+
+# -- the loss stage and the one urgent rule (issue 11) ------------------------------------------
+
+
+@pytest.fixture
+def staged(monkeypatch, tmp_path, mini_kb):
+    """The mini KB with one question whose "是" means money is gone (KB `questions.stage`)."""
+    import shutil
+
+    from bot.kb import load_kb
+
+    kb_dir = tmp_path / "kb"
+    shutil.copytree(ROOT / "tests" / "fixtures" / "kb_min", kb_dir)
+    path = kb_dir / "scam_types" / "police_impersonation.yml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["questions"][0].update(text="钱已经转到对方说的安全账户了吗？", stage="paid")
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    kb = load_kb(kb_dir)
+    for module in MODULES:
+        monkeypatch.setattr(f"{module}.default_kb", lambda: kb)
+    return kb
+
+
+def test_a_yes_to_a_question_that_names_a_stage_raises_it_and_the_urgent_steps_lead(staged):
+    chat = Conversation()
+    chat.say(ActionSelfCheck(), "自称警察打电话说我医保卡被盗刷", "describe_situation", POLICE)
+    assert chat.texts[-1] == "钱已经转到对方说的安全账户了吗？"
+    assert not any(texts.URGENT_HEADER in t for t in chat.texts)
+    chat.say(ActionAnswerQuestion(), "/affirm", "affirm")
+    assert chat.texts[0].splitlines()[0] == texts.URGENT_HEADER
+    assert chat.slots["money_lost"] is True and chat.slots["loss_advice_given"] is True
+
+
+def test_a_no_to_that_question_raises_nothing(staged):
+    chat = Conversation()
+    chat.say(ActionSelfCheck(), "自称警察打电话说我医保卡被盗刷", "describe_situation", POLICE)
+    chat.say(ActionAnswerQuestion(), "/deny", "deny")
+    assert not any(texts.URGENT_HEADER in t for t in chat.texts)
+    assert not chat.slots.get("money_lost")
+
+
+def test_codes_given_then_money_gone_gives_the_whole_block_again(real):
+    # The stage rose (credentials_given → paid): the bank and the evidence matter more now.
+    chat = Conversation()
+    chat.say(ActionSelfCheck(), "自称客服的人让我把验证码告诉他，我已经告诉他了", "describe_situation", SERVICE)
+    assert chat.texts[0].splitlines()[0] == texts.URGENT_HEADER
+    assert chat.slots.get("money_lost") is not True
+    chat.say(ActionSelfCheck(), "刚才他又让我转了八千块过去", "describe_situation", SERVICE)
+    assert chat.texts[0].splitlines()[0] == texts.URGENT_HEADER
+    assert chat.slots["money_lost"] is True
+
+
+def test_later_turns_of_a_paid_check_lead_with_one_reminder_line(real):
+    chat = Conversation()
+    chat.say(ActionSelfCheck(), "冒充客服的人说退款，我按他说的转了三千块过去", "describe_situation", SERVICE)
+    assert chat.texts[0].splitlines()[0] == texts.URGENT_HEADER
+    chat.say(ActionAnswerQuestion(), "/deny", "deny")
+    assert chat.texts[0] == texts.MONEY_LOST_FIRST_LINE
+    assert not any(texts.URGENT_HEADER in t for t in chat.texts)
+
+
+def test_typed_near_miss_under_the_report_loss_intent_is_no_loss(real):
+    chat = Conversation()
+    chat.say(ActionReportLoss(), "他让我转钱，我差点就转了，幸好我女儿拦住了", "report_loss")
+    assert not any(texts.URGENT_HEADER in t for t in chat.texts)
+    assert not chat.slots.get("money_lost")
+
+
+def test_the_scammer_on_the_line_gets_hang_up_first(real):
+    chat = Conversation()
+    chat.say(ActionSelfCheck(), "自称公安局的人现在还在电话上，不让我挂电话", "describe_situation", POLICE)
+    first = chat.texts[0].splitlines()
+    assert first[0] == texts.HANG_UP_HEADER and first[1].startswith("先挂断")
+
+
+def test_a_pasted_message_of_several_lines_is_judged_as_one_turn(real):
+    # Line by line, "您的订单已付款成功" alone reads as money gone; the turn as written says
+    # the resident paid nothing.
+    chat = Conversation()
+    chat.say(ActionSelfCheck(), "对方发来：您的订单已付款成功\n请点击链接领取退款\n我没点，也没付钱",
+             "describe_situation", SERVICE)
+    assert not any(texts.URGENT_HEADER in t for t in chat.texts)
+    chat.say(ActionAnswerQuestion(), "/deny", "deny")
+    assert not any(texts.URGENT_HEADER in t or t in texts.REMINDER_BY_STAGE.values() for t in chat.texts)
+
+
+def test_the_reminder_of_a_later_turn_keeps_the_named_banks_number(real):
+    chat = Conversation()
+    chat.say(ActionSelfCheck(), "冒充公安的让我把建设银行卡里的钱转到安全账户，我已经转了两万", "describe_situation", POLICE)
+    assert chat.texts[0].splitlines()[0] == texts.URGENT_HEADER
+    chat.say(ActionAnswerQuestion(), "/deny", "deny")
+    reminder = chat.texts[0].splitlines()
+    assert reminder[0] == texts.MONEY_LOST_FIRST_LINE and "95533" in reminder[1]

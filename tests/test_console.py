@@ -405,3 +405,21 @@ def test_console_sources_build_no_html_from_data_and_use_no_cdn():
         code = re.sub(r"/\*.*?\*/", "", (site / name).read_text(encoding="utf-8"), flags=re.S)
         assert not re.search(r"https?://|//cdn|@import", code), name
         assert not re.search(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(|localStorage", code), name
+
+
+async def test_codes_given_bring_the_urgent_checklist_with_its_own_title(wang):
+    view = await assess_ws(wang, notes="来电人说冒充银行的人让她报验证码，她已经把验证码告诉对方了")
+    assert view["stage"] == "credentials_given" and not view["money_lost"]
+    checklist = view["checklist"]
+    assert "验证码" in checklist["title"] and "110" in checklist["steps"][0]
+
+
+async def test_the_scammer_on_the_line_brings_hang_up_first_and_no_loss_checklist(wang):
+    view = await assess_ws(wang, notes="来电人说冒充公安的人现在还在电话上，不让她挂断")
+    assert view["stage"] == "on_the_call"
+    assert "挂断" in view["checklist"]["title"] and view["checklist"]["steps"] == []
+
+
+async def test_a_near_miss_brings_no_checklist(wang):
+    view = await assess_ws(wang, notes="来电人说对方让她转五千到安全账户，她差点就转了，被女儿拦住")
+    assert view["stage"] not in ("paid", "credentials_given") and view["checklist"] is None

@@ -170,3 +170,39 @@ def test_exclude_patterns_default_to_none(kb_copy):
     kb = load_kb(kb_copy)
     assert kb.common.warning_patterns == [] and kb.common.loss_exclude_patterns == []
     assert all(flag.exclude_patterns == [] for _, flag in kb.red_flags.values())
+
+
+# -- stages.yml (the loss stage's scopes and signals) -------------------------------------------
+
+STAGES_YML = Path(__file__).resolve().parents[1] / "data" / "kb" / "stages.yml"
+
+
+def test_the_project_kb_loads_its_stage_signals():
+    kb = load_kb()
+    assert kb.stage_rules.signals and kb.stage_rules.scopes
+    assert kb.source_files["stages"].name == "stages.yml"
+
+
+@pytest.mark.parametrize(
+    "mutate, expected",
+    [
+        (lambda d: d["signals"][0].update(stage="gone"), r"stages\.yml: signals\.0\.stage: unknown stage 'gone'"),
+        (lambda d: d["signals"][1].update(patterns=["(未闭合"]),
+         r"stages\.yml: signals\.1\.patterns: invalid regular expression"),
+        (lambda d: d["scopes"][0].update(reach=0), r"stages\.yml: scopes\.0\.reach"),
+        # A top-level `rules:` key would be read by Rasa as dialogue rules (data/ is its input).
+        (lambda d: d.update(rules=d.pop("signals")), r"stages\.yml: rules: extra fields not permitted"),
+    ],
+)
+def test_a_broken_stages_file_names_file_and_field(kb_copy, mutate, expected):
+    target = kb_copy / "stages.yml"
+    target.write_text(STAGES_YML.read_text(encoding="utf-8"), encoding="utf-8")
+    _rewrite(target, mutate)
+    with pytest.raises(KnowledgeBaseError, match=expected):
+        load_kb(kb_copy)
+
+
+def test_a_question_names_a_known_stage_or_none(kb_copy):
+    _rewrite(kb_copy / "scam_types" / "police_impersonation.yml", lambda d: d["questions"][0].update(stage="gone"))
+    with pytest.raises(KnowledgeBaseError, match=r"police_impersonation\.yml: questions\.0\.stage"):
+        load_kb(kb_copy)

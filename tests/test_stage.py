@@ -127,3 +127,41 @@ def test_scores_report_precision_and_recall_per_stage():
     scores = stage_scores(["paid", "paid", "not_engaged"], ["paid", "not_engaged", "not_engaged"])
     assert scores["paid"] == {"precision": 1.0, "recall": 0.5, "f1": 0.6667, "support": 2}
     assert scores["overall"]["accuracy"] == 0.6667
+
+
+# -- loading at start-up (bot.runtime.context) ----------------------------------------------------
+
+
+def test_without_a_model_file_the_process_runs_on_rules_and_says_so(tmp_path, caplog):
+    from bot.runtime.context import load_stage_model
+    from bot.settings import Settings
+
+    with caplog.at_level("WARNING"):
+        assert load_stage_model(Settings.from_env({"STAGE_MODEL_FILE": str(tmp_path / "none.json")})) is None
+    assert "rules only" in caplog.text
+
+
+def test_a_broken_model_file_is_logged_and_the_rules_take_over(tmp_path, caplog):
+    from bot.runtime.context import load_stage_model
+    from bot.settings import Settings
+
+    broken = tmp_path / "stage_model.json"
+    broken.write_text("{", encoding="utf-8")
+    with caplog.at_level("ERROR"):
+        assert load_stage_model(Settings.from_env({"STAGE_MODEL_FILE": str(broken)})) is None
+    assert str(broken) in caplog.text and "rules only" in caplog.text
+
+
+def test_loss_steps_follow_the_stage(real_kb):
+    from bot.kb.loss import steps_for_stage
+
+    bank = [b for b in real_kb.banks if b.number == "95588"]
+    paid = steps_for_stage(real_kb, "paid", bank)
+    assert paid.urgent and [s.step for s in paid.steps][:2] == ["police", "bank"]
+    assert paid.bank_lines == ("马上打中国工商银行客服 95588，要求紧急止付、冻结账户",)
+    codes = steps_for_stage(real_kb, "credentials_given", [])
+    assert codes.urgent and "credentials" in [s.step for s in codes.steps]
+    assert codes.title != paid.title
+    call = steps_for_stage(real_kb, "on_the_call", [])
+    assert call and not call.urgent and [s.step for s in call.steps] == ["hang_up"]
+    assert not steps_for_stage(real_kb, "asked_to_pay", bank) and not steps_for_stage(real_kb, "not_engaged", [])

@@ -200,7 +200,6 @@ MONEY_SENT_TO_SCAMMERS = [
     "卖家说要先付款，付了钱以后就把我删了",
     "他让我在平台上充值，我充了五千，现在提现不了",
     "我在网上投了五万块钱进去，现在平台登不上了",
-    "验证码已经告诉他了",
 ]
 
 
@@ -216,6 +215,17 @@ def test_money_sent_to_the_suspected_scammer_is_money_lost(real_kb, text):
     v = assess(real_kb, text)
     assert v.money_lost and v.risk_level == "high" and v.scam_type != "none"
     assert v.advice[0].startswith("马上打 110") and v.hotlines[0].number == "110"
+
+
+def test_a_code_given_is_urgent_but_not_money_lost(real_kb):
+    # Issue 11: money_lost is true exactly for `paid`; a code handed over is its own stage,
+    # as urgent (110 and the bank first, risk high). Before the stage model this text was
+    # counted as money lost, hence its move out of MONEY_SENT_TO_SCAMMERS.
+    v = assess(real_kb, "验证码已经告诉他了")
+    assert v.stage == "credentials_given" and not v.money_lost
+    assert v.risk_level == "high" and v.scam_type != "none"
+    assert v.advice[0].startswith("马上打 110") and v.hotlines[0].number == "110"
+    assert v.to_api()["stage"] == "credentials_given" and v.to_api()["money_lost"] is False
 
 
 # -- the exclude mechanism itself, on the mini KB ------------------------------------------------
@@ -255,3 +265,31 @@ def test_warning_patterns_apply_to_every_flag_and_to_money_lost(kb_copy):
     assert not assess(kb, "凡是说钱已经转过去了的都是诈骗").money_lost
     assert not assess(kb, "如果已经转了请报警").money_lost
     assert assess(kb, "我已经转了").money_lost
+
+
+# The chat re-reads an earlier turn's description from the masked tracker store, so a card
+# number reaches the verdict as "6217***********1357"; quoted through the 18-character window
+# it lost its first digit ("217***********1357", issue 13).
+CARD_BEFORE_FLAG = [
+    "我转到6217***********1357安全账户了",  # as stored (masked)
+    "我转到6217001990012341357安全账户了",  # as typed
+    "我把钱转到6217 **** **** ***1 357这个安全账户",
+]
+
+
+@pytest.mark.parametrize("text", CARD_BEFORE_FLAG)
+def test_a_quote_never_cuts_a_card_number_in_two(real_kb, text):
+    quote = {h.id: h.quote for h in assess(real_kb, text).red_flags}["safe_account"]
+    number = text[text.index("6217"):text.index("357") + 3]
+    assert number in quote and not quote.startswith(("217", "*"))
+
+
+def test_a_quote_cut_at_its_right_edge_keeps_the_whole_number(real_kb):
+    quote = {h.id: h.quote for h in assess(real_kb, "警察让我转账到安全账户6217003810001231357").red_flags}
+    assert quote["safe_account"].endswith("6217003810001231357")
+
+
+def test_a_run_too_long_to_quote_is_left_out_not_cut(real_kb):
+    text = "打开这个链接" + "a" * 40 + "安全账户"
+    quote = {h.id: h.quote for h in assess(real_kb, text).red_flags}["safe_account"]
+    assert quote == "安全账户"

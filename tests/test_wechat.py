@@ -502,3 +502,23 @@ async def test_through_the_shared_chat_turn(aiohttp_client, wechat_env):
     assert content == "问您一个问题：\n\n对方要验证码了吗？\n\n请回复数字或文字：1. 要了  2. 没有"
     await post_text(client, "要了", 9002)
     assert rasa.sent == [("wx:" + OPENID, "快递客服说要给我退款"), ("wx:" + OPENID, "/affirm")]
+
+
+@pytest.mark.asyncio
+async def test_an_urgent_verdict_card_leads_with_110_and_the_bank(client, fake_chat, real_kb):
+    from bot.kb import assess
+
+    verdict = assess(real_kb, "冒充公安的人让我转到安全账户，我已经从工商银行卡转了三万").to_api()
+    assert verdict["stage"] == "paid"
+    fake_chat.replies = [{"text": "", "custom": {"verdict": verdict}}]
+    content = reply_fields(await (await post_text(client, "是")).text())["Content"].splitlines()
+    assert content[0].startswith("🚨 马上打 110") and "银行" in content[1]
+    assert content[2].startswith("⚠️ 高危")
+
+
+@pytest.mark.asyncio
+async def test_the_chats_urgent_message_stays_first_on_wechat(client, fake_chat):
+    fake_chat.replies = [{"text": "🚨 别慌，先做这几件事，越快越好：\n1. 马上打 110 报警"},
+                         {"text": "听起来像「冒充公检法」诈骗。"}]
+    content = reply_fields(await (await post_text(client, "我已经转了")).text())["Content"]
+    assert content.startswith("🚨 别慌") and content.index("110") < content.index("听起来像")

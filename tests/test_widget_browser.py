@@ -330,11 +330,16 @@ def test_elder_mode_bigger_text_and_one_tap_96110(page, stack):
     assert page.evaluate("localStorage.getItem('fzWidget.v1.elder')") == "false"
 
 
+def _gateway_busy(route) -> None:
+    route.fulfill(status=503, content_type="application/json", body='{"error": "busy"}')
+
+
 def test_gateway_error_shows_retry_and_keeps_the_message(page, stack):
     from playwright.sync_api import expect
 
     open_widget(page, stack)
-    stack.rasa.fail = True  # Rasa answers 500 → the gateway answers 503
+    # The gateway itself answers 503 (a silent Rasa no longer does: it gets the degraded reply).
+    page.route("**/api/v1/chat", _gateway_busy)
     text = "有人说我快递丢了要理赔，让我扫码"
     send(page, text)
     notice = page.locator(".notice")
@@ -347,13 +352,47 @@ def test_gateway_error_shows_retry_and_keeps_the_message(page, stack):
     page.wait_for_selector("html[data-ready='1']")
     expect(page.locator(".row.out.failed .bubble")).to_have_text(text)
 
-    stack.rasa.fail = False
+    page.unroute("**/api/v1/chat")
     page.locator(".notice .retry").click()
     expect(page.locator(".row.in .bubble").last).to_have_text(QUESTION)
     expect(page.locator(".notice")).to_have_count(0)
     expect(page.locator(".row.out.failed")).to_have_count(0)
     expect(page.locator(".row.out .bubble")).to_have_text([text])
-    assert [m for _, m in stack.rasa.received] == [text, text]
+    assert [m for _, m in stack.rasa.received] == [text]  # the 503 came from the route, not Rasa
+
+
+def test_rasa_silent_the_widget_shows_the_degraded_reply_keeps_the_message_and_96110(page, stack):
+    from playwright.sync_api import expect
+
+    open_widget(page, stack)
+    call = page.locator("#call-96110")  # 96110 in every mode, not only 长辈模式
+    expect(call).to_be_visible()
+    expect(call).to_have_attribute("href", "tel:96110")
+    stack.rasa.delay = 4.5  # Rasa silent past 3 s: the gateway answers from bot.kb
+    text = "有人说我快递丢了要理赔，让我扫码"
+    send(page, text)
+    reply = page.locator(".row.in .bubble", has_text="96110").last
+    expect(reply).to_be_visible(timeout=4000)
+    expect(reply).to_contain_text("110")
+    expect(page.locator(".row.out.kept .kept-mark")).to_have_text("已记下，恢复后接着查")
+    expect(page.locator(".row.out .bubble")).to_have_text([text])  # the typed text stays
+    expect(page.locator(".notice")).to_have_count(0)
+    expect(reply.locator("a[href='tel:96110']")).to_have_count(1)
+    shot(page, "degraded")
+
+    page.reload()  # the kept message survives a reload
+    page.wait_for_selector("html[data-ready='1']")
+    expect(page.locator(".row.out.kept .bubble")).to_have_text(text)
+
+    stack.rasa.delay = 0.4  # Rasa answers again: 「接着查」 replays the kept message, nothing retyped
+    page.locator(".quick-reply", has_text="接着查").click()
+    expect(page.locator(".row.in .bubble").last).to_have_text(QUESTION)
+    expect(page.locator(".row.out.kept")).to_have_count(0)
+    assert [m for _, m in stack.rasa.received] == [text, text]  # the unanswered try, then the replay
+
+    page.click("#elder-toggle")  # 长辈模式: the big call bar instead of the small button
+    expect(page.locator("#elder-call")).to_be_visible()
+    expect(call).to_be_hidden()
 
 
 def test_network_error_and_unsent_draft_survive(page, stack):

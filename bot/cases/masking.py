@@ -13,7 +13,7 @@ from bot.privacy import mask_text
 # Indicator kinds that identify a person (or their account).
 PERSONAL_KINDS = frozenset({"phone", "bank_card", "id_number", "qq", "wechat_id"})
 # Verdict keys holding knowledge-base ids, names and official numbers, never the caller's words.
-_KB_KEYS = frozenset({"scam_type", "scam_name", "risk_level", "kind", "id", "hotlines", "confidence", "money_lost"})
+_KB_KEYS = frozenset({"scam_type", "scam_name", "risk_level", "kind", "id", "hotlines", "confidence", "money_lost", "stage"})
 # Service numbers (110, 96110, 95588 …) are public, not personal.
 _SHORT_NUMBER_DIGITS = 6
 

@@ -1,7 +1,7 @@
 """The residents' JSON API and the health check: /healthz, /api/v1/assess, /api/v1/chat."""
 from __future__ import annotations
 
-from typing import Dict
+from typing import Any, Dict
 
 from aiohttp import web
 
@@ -14,13 +14,14 @@ MAX_SENDER_CHARS = 128
 
 
 async def healthz(request: web.Request) -> web.Response:
-    components: Dict[str, str] = await request.app[RASA_KEY].health()
+    rasa = request.app[RASA_KEY]
+    components: Dict[str, str] = await rasa.health()
     components["gateway"] = "ready"
     ready = all(state == "ready" for state in components.values())
-    return json_response(
-        {"status": "ok" if ready else "unavailable", "components": components},
-        status=200 if ready else 503,
-    )
+    body: Dict[str, Any] = {"status": "ok" if ready else "unavailable", "components": components}
+    if len(rasa.replicas) > 1:  # the production profile: how turns spread and failed over
+        body.update(rasa.replica_report())
+    return json_response(body, status=200 if ready else 503)
 
 
 async def assess_endpoint(request: web.Request) -> web.Response:

@@ -16,14 +16,18 @@ from bot.gateway.auth import AuthConfig, setup_auth
 from bot.gateway.cases_api import setup_cases_api
 from bot.gateway.config import GatewayConfig
 from bot.gateway.console import setup_console
-from bot.gateway.errors import json_errors
+from bot.gateway.degraded import setup_degraded
+from bot.gateway.errors import json_errors, quiet_protocol_errors, request_guard
+from bot.gateway.input_guard import ButtonSigner
 from bot.gateway.keys import (  # noqa: F401 - tests and tools read these keys from here too
     BLOCKLIST_KEY,
+    BUTTONS_KEY,
     CHECK_LISTENERS,
     EXTRACTOR_KEY,
     KB_KEY,
     RASA_KEY,
     SETTINGS_KEY,
+    STAGE_MODEL_KEY,
 )
 from bot.gateway.openapi import setup_openapi
 from bot.gateway.outreach_drills import setup_outreach_drills
@@ -37,7 +41,7 @@ from bot.gateway.wechat import setup_wechat
 from bot.gateway.widget import setup_widget
 from bot.kb import KnowledgeBase, default_kb
 from bot.privacy import install_log_masking
-from bot.runtime.context import get_blocklist, get_extractor
+from bot.runtime.context import get_blocklist, get_extractor, get_stage_model
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -59,18 +63,24 @@ def create_app(
 ) -> web.Application:
     settings = settings or Settings()
     config = config or GatewayConfig.from_settings(settings)
-    app = web.Application(middlewares=[json_errors], client_max_size=MAX_BODY_BYTES)
+    quiet_protocol_errors()
+    app = web.Application(middlewares=[json_errors, request_guard], client_max_size=MAX_BODY_BYTES)
     app["max_body"] = MAX_BODY_BYTES
     app["config"] = config
     app[SETTINGS_KEY] = settings
     app[KB_KEY] = kb or default_kb()
-    app[RASA_KEY] = RasaClient(config.rasa_url, config.actions_url, token=config.rasa_token)
+    app[RASA_KEY] = RasaClient(config.rasa_url, config.actions_url, config.timeout_s, rasa_urls=config.rasa_urls,
+                               token=config.rasa_token)
     app[BLOCKLIST_KEY] = get_blocklist(settings)
+    # Keyed by the session secret when one is set, so buttons survive a restart.
+    app[BUTTONS_KEY] = ButtonSigner(settings.session_secret.encode() or None)
     app[EXTRACTOR_KEY] = lambda: get_extractor(settings)
+    app[STAGE_MODEL_KEY] = get_stage_model(settings)
     app[CHECK_LISTENERS] = []
     app.cleanup_ctx.append(_rasa_client_ctx)
     setup_security_headers(app, settings)  # every response, error pages included
     setup_ratelimits(app, settings)  # before the parts: auth and WeChat use the limiter
+    setup_degraded(app)  # Rasa silent: answers from bot.kb, messages kept (issue 13)
     setup_api(app)
     setup_widget(app)  # residents (issue 4)
     setup_wechat(app, settings)

@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import functools
 import getpass
 import hmac
@@ -32,12 +33,13 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Awaitable, Callable, Dict, FrozenSet, Iterable, List, Optional, Tuple
+from typing import Any, Awaitable, Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import quote
 
 import aiohttp_jinja2
 import yaml
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp_session import get_session, new_session
 from aiohttp_session import setup as setup_session
 from aiohttp_session.cookie_storage import EncryptedCookieStorage
@@ -53,6 +55,7 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 LOGIN_PATH = "/console/login"
+FORM_READ_SECONDS = 3.0
 ROLES = ("operator", "outreach")
 _hasher = PasswordHasher()
 # A fixed hash to verify against when the username is unknown, so both cases take as long.
@@ -246,7 +249,9 @@ def token_is_valid(tokens: Iterable[str], token: Optional[str]) -> bool:
     if not token:
         return False
     # Compare against every token, so the time taken says nothing about which one nearly matched.
-    return bool(sum(hmac.compare_digest(token.encode(), t.encode()) for t in tokens))
+    # surrogatepass: a header with raw non-UTF-8 bytes arrives with lone surrogates in it.
+    given = token.encode("utf-8", "surrogatepass")
+    return bool(sum(hmac.compare_digest(given, t.encode("utf-8", "surrogatepass")) for t in tokens))
 
 
 def require_api_token(handler: Handler) -> Handler:
@@ -276,8 +281,20 @@ async def login_page(request: web.Request) -> dict:
     return {"next": _safe_next(request.query.get("next")), "error": None, "username": ""}
 
 
+async def _read_form(request: web.Request) -> Optional[Mapping[str, Any]]:
+    """The login form, or None when it cannot be read (broken multipart, bad bytes, too slow)."""
+    try:
+        return await asyncio.wait_for(request.post(), FORM_READ_SECONDS)
+    except (ValueError, AssertionError, asyncio.TimeoutError, HttpProcessingError) as err:
+        log.info("login form refused: %s", type(err).__name__)
+        return None
+
+
 async def login_submit(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
+    form = await _read_form(request)
+    if form is None:
+        context = {"next": "/console", "error": "表单无法读取，请刷新页面再试。", "username": ""}
+        return aiohttp_jinja2.render_template("login.html", request, context, status=400)
     username = str(form.get("username", "")).strip()
     password = str(form.get("password", ""))
     target = _safe_next(str(form.get("next", "")))

@@ -62,7 +62,7 @@ async def save_case(
         raise ApiError(400, str(err)) from err
     _check_answer_ids(app, answers)
     known_answers = {qid: yes for qid, yes in answers.items() if yes is not None}
-    verdict = (await assess_text(app, notes, known_answers)).to_api()
+    verdict = (await assess_text(app, notes, known_answers, need_nlu=True)).to_api()
     draft = CaseDraft(notes, verdict, channel, answers, claimed_identity, operator)
     case = await app[CASE_STORE_KEY].add(draft)
     log.info("case %s saved (%s, %s, channel %s)", case.id, case.scam_type, case.risk_level, channel)

@@ -1,15 +1,22 @@
 """JSON errors: every 4xx/5xx of the gateway's API is `{"error": "..."}`."""
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from functools import partial
 from typing import Any, Awaitable, Callable, Dict, Mapping, Optional
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
+
+from bot.gateway.input_guard import UnsafeJson, loads_bounded
+from bot.kb.text import clean
 
 log = logging.getLogger(__name__)
 MAX_TEXT_CHARS = 5000
+BODY_READ_SECONDS = 3.0  # a body shorter than its Content-Length: answer 408 instead of waiting
+MAX_HEADER_BYTES = 16 * 1024  # all header lines together (aiohttp caps each line at 8 KB)
 
 
 class ApiError(Exception):
@@ -28,6 +35,45 @@ def error_response(status: int, message: str) -> web.Response:
 
 
 @web.middleware
+async def request_guard(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Oversized headers and slow or truncated bodies are refused before any handler runs."""
+    header_bytes = sum(len(name) + len(value) + 4 for name, value in request.raw_headers)
+    if header_bytes > MAX_HEADER_BYTES:
+        return error_response(431, f"request headers too large (max {MAX_HEADER_BYTES} bytes)")
+    if request.body_exists and not request.content_type.startswith("multipart/"):
+        try:  # read once, in time; handlers then get the cached body
+            await asyncio.wait_for(request.read(), BODY_READ_SECONDS)
+        except asyncio.TimeoutError:
+            return error_response(408, "request body incomplete (shorter than its Content-Length)")
+        except web.HTTPRequestEntityTooLarge:
+            return error_response(413, f"request body too large (max {request.app['max_body']} bytes)")
+        except ConnectionResetError:
+            log.info("client went away while sending %s %s", request.method, request.path)
+            return error_response(400, "connection lost while reading the body")
+    return await handler(request)
+
+
+class QuietProtocolErrors(logging.Filter):
+    """aiohttp logs a traceback for every malformed request line or header; one line is enough."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, (HttpProcessingError, ConnectionResetError)):
+            record.msg, record.args = "refused a malformed request: %s", (str(exc).splitlines()[0:1] or [""])[0]
+            record.levelno, record.levelname = logging.INFO, "INFO"
+            record.exc_info = record.exc_text = None
+        return True
+
+
+def quiet_protocol_errors() -> None:
+    logger = logging.getLogger("aiohttp.server")
+    if not any(isinstance(f, QuietProtocolErrors) for f in logger.filters):
+        logger.addFilter(QuietProtocolErrors())
+
+
+@web.middleware
 async def json_errors(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
 ) -> web.StreamResponse:
@@ -39,6 +85,9 @@ async def json_errors(
         return response
     except web.HTTPRequestEntityTooLarge:
         return error_response(413, f"request body too large (max {request.app['max_body']} bytes)")
+    except ConnectionResetError:
+        log.info("client went away during %s %s", request.method, request.path)
+        return error_response(400, "connection lost")
     except web.HTTPException as err:
         if not request.path.startswith("/api/") or err.status < 400:
             raise
@@ -55,7 +104,9 @@ async def read_json_object(request: web.Request) -> Dict[str, Any]:
     if not raw:
         raise ApiError(400, "request body is empty; send a JSON object")
     try:
-        body = json.loads(raw.decode("utf-8"))
+        body = loads_bounded(raw.decode("utf-8"))
+    except UnsafeJson as err:
+        raise ApiError(400, f"request body refused: {err}") from err
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise ApiError(400, f"request body is not valid JSON: {err}") from err
     if not isinstance(body, dict):
@@ -73,6 +124,9 @@ def require_text(body: Mapping[str, Any], field: str, max_chars: int = MAX_TEXT_
         raise ApiError(400, f"'{field}' must not be empty")
     if len(value) > max_chars:
         raise ApiError(413, f"'{field}' is too long: {len(value)} characters (max {max_chars})")
+    value = clean(value)  # lone surrogates and control characters never go further
+    if not value.strip():
+        raise ApiError(400, f"'{field}' must not be empty")
     return value
 
 

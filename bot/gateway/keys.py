@@ -5,23 +5,29 @@ never by importing the app factory.
 """
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable, Mapping
+from typing import Any, Awaitable, Callable, Mapping, Optional
 
 from aiohttp import web
 
 from bot.cases import CaseStore
+from bot.gateway.input_guard import ButtonSigner
 from bot.gateway.rasa_client import RasaClient
 from bot.kb import KnowledgeBase
 from bot.kb.blocklist import Blocklist
 from bot.kb.extraction.entities import Extractor
+from bot.kb.stage import StageModel
 from bot.settings import Settings
 
 SETTINGS_KEY = web.AppKey("settings", Settings)
 RASA_KEY = web.AppKey("rasa", RasaClient)
+# Signs the button payloads a sender is given; only those may reach Rasa as commands.
+BUTTONS_KEY = web.AppKey("button_signer", ButtonSigner)
 KB_KEY = web.AppKey("kb", KnowledgeBase)
 BLOCKLIST_KEY = web.AppKey("blocklist", Blocklist)
 # The indicator extractor, loaded on first use (the spaCy pipeline takes seconds to load).
 EXTRACTOR_KEY = web.AppKey("extractor", Callable[[], Extractor])  # type: ignore[arg-type]
+# The loss-stage model loaded at start-up (bot.runtime.context); None: the KB rules alone.
+STAGE_MODEL_KEY = web.AppKey("stage_model", Optional[StageModel])  # type: ignore[arg-type]
 CASE_STORE_KEY = web.AppKey("case_store", CaseStore)
 STATS_STORE_KEY = web.AppKey("stats_store", object)
 # Called with (verdict as in the assess API, channel) after every completed self-check.

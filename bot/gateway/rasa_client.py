@@ -1,20 +1,106 @@
-"""HTTP client for the Rasa server and the action server.
+"""HTTP client for the Rasa server(s) and the action server.
 
-Rasa's HTTP API runs with ``--auth-token`` (bot/runtime/stack.py); `token` is sent as
-Rasa expects it, the ``token`` query parameter, on every call to Rasa (never to the
-action server, which has no such token).
+One Rasa process, or several replicas sharing conversations through the Redis tracker and
+lock stores (`make run PROFILE=prod`). With replicas, a sender's turns go to one replica
+chosen by a hash of the sender id (its conversation stays warm there), and a turn whose
+replica refuses the connection, times out or fails is tried once more on the next healthy
+replica. Before that retry the client reads the conversation from the second replica: if
+the first one had already stored the turn (it died after saving, before answering), the
+stored replies are returned instead of sending the turn again (after a timeout the first
+replica is alive but slow, so the store is watched for one more timeout before the turn is
+sent again: resending under overload would only duplicate turns); and after a retried send a
+turn stored twice is counted and logged as a duplicated turn. Turns carry a turn id in
+their metadata for this (only with replicas: a single Rasa has nowhere to retry).
+
+Rasa's HTTP API runs with ``--auth-token`` (bot/runtime/stack.py): `token` is sent as Rasa
+expects it, the ``token`` query parameter, on every call to Rasa (never to the action
+server, which has no such token).
 """
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
-from typing import Any, Dict, List, Optional
+import logging
+import time
+import uuid
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence
+from urllib.parse import quote
 
 import aiohttp
+
+log = logging.getLogger(__name__)
+
+# A replica that failed a turn is passed over for this long (it is tried again afterwards,
+# so a restarted replica rejoins by itself).
+DOWN_FOR_S = 2.0
+STORE_POLL_S = 0.25  # how often a timed-out turn is looked for in the store
+# Turn ids are letters only, so the log and tracker masking never mistakes one for a number.
+_DIGITS_TO_LETTERS = str.maketrans("0123456789", "ghijklmnop")
 
 
 class RasaUnavailable(RuntimeError):
     """Rasa did not answer (not started yet, restarting, or overloaded)."""
+
+
+def new_turn_id() -> str:
+    return uuid.uuid4().hex.translate(_DIGITS_TO_LETTERS)
+
+
+@dataclass
+class Replica:
+    url: str
+    down_until: float = 0.0
+    turns: int = 0  # turns this replica answered
+    failures: int = 0  # turns it failed (refused, timed out, error status)
+
+    @property
+    def name(self) -> str:
+        return self.url.split("://", 1)[-1]
+
+    def is_up(self, now: float) -> bool:
+        return now >= self.down_until
+
+    def as_dict(self, now: float) -> Dict[str, Any]:
+        return {"url": self.url, "passed_over": not self.is_up(now), "turns": self.turns, "failures": self.failures}
+
+
+def replies_from_tracker(tracker: Dict[str, Any], turn_id: str) -> Optional[List[Dict[str, Any]]]:
+    """The bot's messages stored after the user turn `turn_id`, or None if it is not stored."""
+    events = tracker.get("events") or []
+    for index, event in enumerate(events):
+        if event.get("event") == "user" and (event.get("metadata") or {}).get("turn_id") == turn_id:
+            replies: List[Dict[str, Any]] = []
+            for later in events[index + 1:]:
+                if later.get("event") == "user":
+                    break
+                if later.get("event") == "bot":
+                    data = later.get("data") or {}
+                    message: Dict[str, Any] = {"recipient_id": tracker.get("sender_id")}
+                    if later.get("text"):
+                        message["text"] = later["text"]
+                    for key in ("buttons", "custom", "image", "attachment"):
+                        if data.get(key) is not None:
+                            message[key] = data[key]
+                    replies.append(message)
+            return replies
+    return None
+
+
+def stored_count(tracker: Dict[str, Any], turn_id: str) -> int:
+    """How many user events carry `turn_id` (more than one: a duplicated turn)."""
+    return sum(
+        1 for e in tracker.get("events") or []
+        if e.get("event") == "user" and (e.get("metadata") or {}).get("turn_id") == turn_id
+    )
+
+
+class _Failed(Exception):
+    """One replica failed one request (the turn may be retried elsewhere)."""
+
+    def __init__(self, message: str, timed_out: bool = False) -> None:
+        super().__init__(message)
+        self.timed_out = timed_out
 
 
 @dataclass
@@ -22,8 +108,16 @@ class RasaClient:
     rasa_url: str
     actions_url: str
     timeout_s: float = 10.0
-    token: str = ""
+    rasa_urls: Sequence[str] = ()
+    token: str = ""  # Rasa's --auth-token (RASA_AUTH_TOKEN)
     _session: Optional[aiohttp.ClientSession] = None
+    replicas: List[Replica] = field(default_factory=list)
+    counters: Dict[str, int] = field(default_factory=lambda: {"retried": 0, "recovered_from_store": 0, "duplicated": 0})
+
+    def __post_init__(self) -> None:
+        urls = [u.rstrip("/") for u in (self.rasa_urls or [self.rasa_url])]
+        self.replicas = [Replica(u) for u in urls]
+        self.rasa_url = urls[0]
 
     async def start(self) -> None:
         self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=self.timeout_s))
@@ -38,42 +132,152 @@ class RasaClient:
             raise RuntimeError("RasaClient.start() was not awaited")
         return self._session
 
-    @property
-    def _auth(self) -> Dict[str, str]:
-        return {"token": self.token} if self.token else {}
+    def _auth(self, url: str, params: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+        """`params` plus Rasa's token, for a URL of Rasa (not of the action server)."""
+        params = dict(params or {})
+        if self.token and not url.startswith(self.actions_url):
+            params["token"] = self.token
+        return params
+
+    async def _request(self, method: str, url: str, payload: Optional[Dict[str, Any]] = None) -> Any:
+        try:
+            async with self.session.request(method, url, json=payload, params=self._auth(url)) as response:
+                if response.status != 200:
+                    raise _Failed(f"{url} answered HTTP {response.status}")
+                return await response.json()
+        except (aiohttp.ClientError, asyncio.TimeoutError) as err:
+            raise _Failed(f"{url}: {err.__class__.__name__}", isinstance(err, asyncio.TimeoutError)) from err
 
     async def _post(self, url: str, payload: Dict[str, Any]) -> Any:
         try:
-            async with self.session.post(url, json=payload, params=self._auth) as response:
-                if response.status != 200:
-                    raise RasaUnavailable(f"{url} answered HTTP {response.status}")
-                return await response.json()
-        except (aiohttp.ClientError, asyncio.TimeoutError) as err:
-            raise RasaUnavailable(f"{url}: {err.__class__.__name__}") from err
+            return await self._request("POST", url, payload)
+        except _Failed as err:
+            raise RasaUnavailable(str(err)) from err
+
+    def _order(self, sender: str) -> List[Replica]:
+        """The sender's replica first, then the others around the ring; healthy ones first."""
+        n = len(self.replicas)
+        start = zlib.crc32(sender.encode("utf-8")) % n
+        ring = [self.replicas[(start + i) % n] for i in range(n)]
+        now = time.monotonic()
+        return [r for r in ring if r.is_up(now)] + [r for r in ring if not r.is_up(now)]
+
+    def _pick(self) -> Replica:
+        now = time.monotonic()
+        up = [r for r in self.replicas if r.is_up(now)]
+        return min(up or self.replicas, key=lambda r: r.turns + r.failures)
 
     async def parse(self, text: str) -> Dict[str, Any]:
-        """Rasa's NLU result: intent, entities and our `scam_ranking`."""
-        return await self._post(f"{self.rasa_url}/model/parse", {"text": text})
+        """Rasa's NLU result: intent, entities and our `scam_ranking` (any replica will do)."""
+        if len(self.replicas) == 1:
+            return await self._post(f"{self.rasa_url}/model/parse", {"text": text})
+        first = self._pick()
+        others = [r for r in self._order(text) if r is not first]
+        last: Optional[_Failed] = None
+        for replica in [first] + others[:1]:
+            try:
+                result = await self._request("POST", f"{replica.url}/model/parse", {"text": text})
+                replica.turns += 1
+                return result
+            except _Failed as err:
+                self._passed_over(replica, err)
+                last = err
+        raise RasaUnavailable(str(last))
+
+    def _passed_over(self, replica: Replica, err: Exception) -> None:
+        replica.failures += 1
+        replica.down_until = time.monotonic() + DOWN_FOR_S
+        log.warning("Rasa replica %s failed (%s); passing it over for %.0f s", replica.name, err, DOWN_FOR_S)
+
+    async def _tracker(self, replica: Replica, sender: str) -> Optional[Dict[str, Any]]:
+        try:
+            return await self._request("GET", f"{replica.url}/conversations/{quote(sender, safe='')}/tracker")
+        except _Failed:
+            return None
 
     async def send(self, sender: str, message: str) -> List[Dict[str, Any]]:
         """One turn through Rasa's REST channel; returns the bot's messages."""
-        return await self._post(
-            f"{self.rasa_url}/webhooks/rest/webhook", {"sender": sender, "message": message}
-        )
+        if len(self.replicas) == 1:
+            return await self._post(
+                f"{self.rasa_url}/webhooks/rest/webhook", {"sender": sender, "message": message}
+            )
+        turn_id = new_turn_id()
+        payload = {"sender": sender, "message": message, "metadata": {"turn_id": turn_id}}
+        order = self._order(sender)[:2]  # the sender's replica, then one retry elsewhere
+        last: Optional[_Failed] = None
+        for attempt, replica in enumerate(order):
+            if attempt:
+                self.counters["retried"] += 1
+                # A replica that timed out is alive but slow: it may still store the turn,
+                # so wait for it in the store (up to another timeout) before sending the
+                # turn again; one that refused or dropped the connection is looked up once.
+                stored = await self._stored_replies(replica, sender, turn_id, wait=bool(last and last.timed_out))
+                if stored is not None:
+                    self.counters["recovered_from_store"] += 1
+                    log.warning("turn already stored by the failed replica; answering from the store")
+                    return stored
+            try:
+                replies = await self._request("POST", f"{replica.url}/webhooks/rest/webhook", payload)
+            except _Failed as err:
+                self._passed_over(replica, err)
+                last = err
+                continue
+            replica.turns += 1
+            if attempt:
+                await self._check_duplicate(replica, sender, turn_id)
+            return replies
+        raise RasaUnavailable(str(last))
 
-    async def _is_ready(self, url: str, params: Optional[Dict[str, str]] = None) -> bool:
+    async def _stored_replies(self, replica: Replica, sender: str, turn_id: str, wait: bool) -> Optional[List[Dict[str, Any]]]:
+        deadline = time.monotonic() + (self.timeout_s if wait else 0.0)
+        while True:
+            tracker = await self._tracker(replica, sender)
+            stored = replies_from_tracker(tracker, turn_id) if tracker else None
+            if stored is not None or time.monotonic() >= deadline:
+                return stored
+            await asyncio.sleep(STORE_POLL_S)
+
+    async def _check_duplicate(self, replica: Replica, sender: str, turn_id: str) -> None:
+        tracker = await self._tracker(replica, sender)
+        if tracker and stored_count(tracker, turn_id) > 1:
+            self.counters["duplicated"] += 1
+            log.error("duplicated turn %s: the failed replica had processed it too", turn_id)
+
+    async def tracker_events(self, sender: str) -> List[Dict[str, Any]]:
+        """The conversation's events since its last restart (Rasa's HTTP API, --enable-api)."""
+        url = f"{self.rasa_url}/conversations/{quote(sender, safe='')}/tracker"
         try:
-            async with self.session.get(url, params=params, timeout=aiohttp.ClientTimeout(total=2)) as response:
+            async with self.session.get(url, params=self._auth(url, {"include_events": "AFTER_RESTART"})) as response:
+                if response.status != 200:
+                    raise RasaUnavailable(f"{url} answered HTTP {response.status}")
+                return list((await response.json()).get("events") or [])
+        except (aiohttp.ClientError, asyncio.TimeoutError) as err:
+            raise RasaUnavailable(f"{url}: {err.__class__.__name__}") from err
+
+    async def actions_ready(self) -> bool:
+        return await self._is_ready(f"{self.actions_url}/health", timeout_s=1.0)
+
+    async def _is_ready(self, url: str, timeout_s: float = 2.0) -> bool:
+        try:
+            async with self.session.get(url, params=self._auth(url),
+                                        timeout=aiohttp.ClientTimeout(total=timeout_s)) as response:
                 return response.status == 200
         except (aiohttp.ClientError, asyncio.TimeoutError):
             return False
 
     async def health(self) -> Dict[str, str]:
-        """State of each component: 'ready' or 'unavailable'."""
+        """State of each component: 'ready' or 'unavailable' ('rasa': every replica ready)."""
         # /status answers 200 once a model is loaded (needs --enable-api).
-        rasa_ok = await self._is_ready(f"{self.rasa_url}/status", self._auth)
-        actions_ok = await self._is_ready(f"{self.actions_url}/health")
-        return {
-            "rasa": "ready" if rasa_ok else "unavailable",
-            "actions": "ready" if actions_ok else "unavailable",
-        }
+        checks = [self._is_ready(f"{r.url}/status") for r in self.replicas]
+        *rasa_ok, actions_ok = await asyncio.gather(*checks, self._is_ready(f"{self.actions_url}/health"))
+        states = {"rasa": "ready" if all(rasa_ok) else "unavailable"}
+        if len(self.replicas) > 1:
+            for replica, ok in zip(self.replicas, rasa_ok):
+                states[f"rasa@{replica.name}"] = "ready" if ok else "unavailable"
+        states["actions"] = "ready" if actions_ok else "unavailable"
+        return states
+
+    def replica_report(self) -> Dict[str, Any]:
+        """Per-replica turn counts and the fail-over counters (shown by /healthz with replicas)."""
+        now = time.monotonic()
+        return {"replicas": [r.as_dict(now) for r in self.replicas], "turns": dict(self.counters)}

@@ -1,13 +1,25 @@
 """What the fronts share: the one assessment path, one chat turn, the completed-check listeners."""
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any, Dict, List, Mapping, Optional
 
 from aiohttp import web
 
+from bot.gateway.degraded import DEGRADED_KEY
 from bot.gateway.errors import ApiError
-from bot.gateway.keys import BLOCKLIST_KEY, CHECK_LISTENERS, EXTRACTOR_KEY, KB_KEY, RASA_KEY
+from bot.gateway.input_guard import neutralise
+from bot.gateway.keys import (
+    BLOCKLIST_KEY,
+    BUTTONS_KEY,
+    CHECK_LISTENERS,
+    EXTRACTOR_KEY,
+    KB_KEY,
+    RASA_KEY,
+    SETTINGS_KEY,
+    STAGE_MODEL_KEY,
+)
 from bot.gateway.rasa_client import RasaUnavailable
 from bot.kb import assess
 from bot.kb.verdict import Verdict
@@ -21,15 +33,26 @@ def rasa_unavailable(err: RasaUnavailable) -> ApiError:
     return ApiError(503, "the assistant is starting or busy; please retry in a few seconds")
 
 
-async def assess_text(app: web.Application, text: str, answers: Optional[Mapping[str, bool]] = None) -> Verdict:
-    """The one assessment path: Rasa's NLU, then the verdict engine (API, console, cases)."""
+async def assess_text(
+    app: web.Application, text: str, answers: Optional[Mapping[str, bool]] = None, need_nlu: bool = False
+) -> Verdict:
+    """The one assessment path: Rasa's NLU, then the verdict engine (API, console, cases).
+
+    It never waits on Rasa for long: Rasa only adds the classifier's ranking and its entities.
+    Without an answer within `degraded_after_s` the verdict engine decides from the red flags,
+    the loss words and the regex indicators alone (bot.kb needs no Rasa) — unless `need_nlu`
+    (a stored case keeps the full verdict: 503, the desk retries)."""
+    text = neutralise(text)  # never a Rasa command, never a lone surrogate
     try:
-        nlu = await app[RASA_KEY].parse(text)
-    except RasaUnavailable as err:
-        raise rasa_unavailable(err) from err
+        nlu = await asyncio.wait_for(app[RASA_KEY].parse(text), timeout=app[SETTINGS_KEY].degraded_after_s)
+    except (RasaUnavailable, asyncio.TimeoutError) as err:
+        if need_nlu:
+            raise rasa_unavailable(RasaUnavailable(repr(err))) from err
+        log.warning("assess without Rasa's NLU (%s): red flags and the KB decide", err.__class__.__name__)
+        nlu = {}
     return assess(
         app[KB_KEY], text, ranking=nlu.get("scam_ranking"), entities=nlu.get("entities"), answers=answers,
-        blocklist=app[BLOCKLIST_KEY], extractor=app[EXTRACTOR_KEY](),
+        blocklist=app[BLOCKLIST_KEY], extractor=app[EXTRACTOR_KEY](), stage_model=app.get(STAGE_MODEL_KEY),
     )
 
 
@@ -56,11 +79,12 @@ def _chat_message(message: Dict[str, Any]) -> Dict[str, Any]:
 
 async def chat_turn(app: web.Application, sender: str, message: str, channel: str = "api") -> List[Dict[str, Any]]:
     """One conversation turn, shared by the JSON API, the widget and WeChat."""
-    try:
-        replies = await app[RASA_KEY].send(sender, message)
-    except RasaUnavailable as err:
-        raise rasa_unavailable(err) from err
+    # Rasa's answer, or (Rasa or the action server silent for 3 s) one from bot.kb, the
+    # message kept and replayed once Rasa answers again (bot/gateway/degraded.py).
+    signer = app[BUTTONS_KEY]
+    replies, _degraded = await app[DEGRADED_KEY].turn(sender, signer.admit(sender, message))
     messages = [_chat_message(m) for m in replies if m.get("text") or m.get("custom") or m.get("buttons")]
+    signer.sign_buttons(sender, messages)
     for m in messages:
         verdict = m.get("custom", {}).get("verdict") if isinstance(m.get("custom"), dict) else None
         if isinstance(verdict, dict):

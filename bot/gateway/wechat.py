@@ -75,6 +75,8 @@ from bot.gateway import services
 from bot.gateway.ratelimit import LIMITER_KEY as _LIMITER_KEY
 from bot.gateway.ratelimit import client_address, rate_limited_text
 from bot.kb import RISK_LABELS
+from bot.kb.loss import URGENT_STEPS
+from bot.kb.stage import URGENT_STAGES
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -83,6 +85,8 @@ WECHAT_PATH = "/wechat"
 REPLY_TIMEOUT_S = 4.5  # WeChat waits 5 s for a passive reply
 MAX_REPLY_BYTES = 2000  # WeChat's limit for a text reply is 2048 bytes (UTF-8)
 MAX_MESSAGE_CHARS = 5000  # same as the chat API
+# An urgent verdict's advice starts with loss_steps' police and bank lines: they lead the reply.
+URGENT_LEAD_LINES = len(URGENT_STEPS)
 PENDING_TTL_S = 15 * 60  # how long a late answer waits to be picked up
 # WeChat retries within ~15 s; a turn is kept a while for those retries (a turn itself
 # ends within the Rasa client's 10 s timeout).
@@ -474,20 +478,22 @@ def _payload_for(settings: WeChatSettings, openid: str, content: str) -> str:
 def verdict_text(verdict: Dict[str, Any]) -> str:
     """A verdict (the /api/v1/assess shape) as plain text, for channels without cards."""
     lines: List[str] = []
+    advice = [str(a) for a in verdict.get("advice") or []]
+    if verdict.get("stage") in URGENT_STAGES and advice:
+        # The one urgent rule (bot.kb.loss_steps): its steps lead the verdict's advice —
+        # 110/96110, then the bank — and they come before anything else here too.
+        lines.extend(f"🚨 {a}" for a in advice[:URGENT_LEAD_LINES])
     risk = RISK_LABELS.get(str(verdict.get("risk_level", "")), "")
     name = str(verdict.get("scam_name") or "")
     head = " · ".join(x for x in (risk, name) if x)
     if head:
         lines.append(("⚠️ " if verdict.get("risk_level") in ("high", "medium") else "") + head)
-    if verdict.get("money_lost"):
-        lines.append("已经转了钱：马上打 110，再打银行客服电话止付。")
     flags = [f for f in verdict.get("red_flags") or [] if isinstance(f, dict)]
     if flags:
         lines.append("为什么：")
         for flag in flags:
             quote = f"“{flag['quote']}”——" if flag.get("quote") else ""
             lines.append(f"·{quote}{flag.get('description', '')}")
-    advice = [str(a) for a in verdict.get("advice") or []]
     if advice:
         lines.append("现在就做：")
         lines.extend(f"{i}. {a}" for i, a in enumerate(advice, 1))

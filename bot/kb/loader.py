@@ -24,6 +24,7 @@ from bot.kb.models import (
     RedFlag,
     ScamType,
 )
+from bot.kb.stage import StageRules
 from bot.kb.yaml_io import Model, load_yaml_model
 
 DEFAULT_KB_DIR = Path(__file__).resolve().parents[2] / "data" / "kb"
@@ -46,6 +47,8 @@ class KnowledgeBase:
     lexicons: LexiconsFile
     faq: FaqFile
     other_numbers: List[OtherNumber] = field(default_factory=list)
+    # data/kb/stages.yml: the loss stage's scopes and signals (a KB without it: none).
+    stage_rules: StageRules = field(default_factory=StageRules)
     source_files: Dict[str, Path] = field(default_factory=dict)
 
     # -- look-ups ---------------------------------------------------------
@@ -200,10 +203,14 @@ def load_kb(kb_dir: Path | str = DEFAULT_KB_DIR) -> KnowledgeBase:
     common = _load_file(common_path, CommonFile)
     lexicons = _load_file(lexicons_path, LexiconsFile)
     faq = _load_file(faq_path, FaqFile)
+    stages_path = kb_dir / "stages.yml"
+    stage_rules = _load_file(stages_path, StageRules) if stages_path.exists() else StageRules()
     scam_types: Dict[str, ScamType] = {}
     sources: Dict[str, Path] = {
         "common": common_path, "hotlines": hotlines_path, "lexicons": lexicons_path, "faq": faq_path,
     }
+    if stages_path.exists():
+        sources["stages"] = stages_path
     type_files = sorted((kb_dir / "scam_types").glob("*.yml"))
     if not type_files:
         raise KnowledgeBaseError(f"{kb_dir / 'scam_types'}: no scam type files found")
@@ -228,6 +235,7 @@ def load_kb(kb_dir: Path | str = DEFAULT_KB_DIR) -> KnowledgeBase:
         lexicons=lexicons,
         faq=faq,
         other_numbers=list(hotlines_file.other_numbers),
+        stage_rules=stage_rules,
         source_files=sources,
     )
     _check_references(kb)

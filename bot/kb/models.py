@@ -42,12 +42,19 @@ class RedFlag(StrictModel):
     _valid_patterns = validator("patterns", "exclude_patterns", allow_reuse=True)(valid_regexes)
 
 
+# The loss stages (ids: bot.kb.stage.STAGES, DESIGN.md), for data that names one.
+StageId = Literal["paid", "credentials_given", "on_the_call", "asked_to_pay", "not_engaged"]
+
+
 class Question(StrictModel):
     id: str = Field(regex=ID_PATTERN)
     text: str = Field(min_length=4)
     if_yes: Literal["raise", "lower"]
     weight: int = Field(ge=1, le=3)
     red_flags: List[str] = Field(default_factory=list)
+    # The loss stage a "是" shows ("钱已经转过去了吗？" → paid): the chat's stage is the most
+    # severe of the resident's turns and of these answers (bot.kb.stage.most_severe).
+    stage: Optional[StageId] = None
 
 
 class Advice(StrictModel):
@@ -103,7 +110,7 @@ class HotlinesFile(StrictModel):
     banks: List[Bank] = Field(default_factory=list)
 
 
-LossStepKind = Literal["police", "bank", "evidence", "recovery_warning", "credentials", "remote_app"]
+LossStepKind = Literal["police", "bank", "evidence", "recovery_warning", "credentials", "remote_app", "hang_up"]
 
 
 class LossStep(StrictModel):
@@ -116,6 +123,10 @@ class LossChecklist(StrictModel):
 
     for_residents: List[LossStep] = Field(min_items=2)
     title: str = Field(min_length=4)
+    # The console's title when a code or password went out but no money (yet).
+    title_credentials: str = Field(min_length=4)
+    # The scammer is still on the line: the first (and, before anything went, only) step.
+    hang_up: str = Field(min_length=4)
     police: str = Field(min_length=4)
     bank_named: str  # the bank is known: `{bank}` and `{number}` are filled in
     bank_unknown: str = Field(min_length=4)

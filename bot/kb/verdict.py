@@ -37,6 +37,7 @@ from bot.kb.loader import KnowledgeBase
 from bot.kb.loss import loss_steps
 from bot.kb.models import NON_SCAM_TYPES, Bank, Hotline, Question
 from bot.kb.results import Indicator, RedFlagHit
+from bot.kb.stage import DEFAULT_STAGE, URGENT_STAGES, StageModel, assess_stage, most_severe
 from bot.kb.text import normalize
 
 
@@ -61,6 +62,13 @@ BASE_POINTS = {"high": 2, "medium": 1, "low": 0}
 HIGH_RISK_POINTS = 5
 MEDIUM_RISK_POINTS = 2
 QUOTE_WINDOW = 18  # characters either side of a match when quoting the resident
+# A quote never starts or ends inside a number, a code or a masked number ("6217***1357"):
+# cut through, "6217***********1357" became "217***********1357", a different number.
+# Such a run at the window's edge is quoted whole, or left out when longer than this.
+MAX_QUOTED_RUN = 24
+_RUN_CHAR = re.compile(r"[0-9A-Za-z*]")
+_DIGIT_SEP = re.compile(r"[ \-]")  # inside a run between digits: "6217 **** 1357", "010-1234"
+_DIGIT = re.compile(r"[0-9*]")
 _CLAUSE_BREAK = re.compile(r"[。！？!?；;，,\n]")
 
 
@@ -87,12 +95,18 @@ class Verdict:
     advice: List[str]
     hotlines: List[HotlineAdvice]
     questions: List[Question]
-    money_lost: bool = False
+    money_lost: bool = False  # exactly: stage == "paid"
     answers: Dict[str, bool] = field(default_factory=dict)
     # The banks the text names (their numbers go to the hotlines and the loss checklist).
     banks: List[Bank] = field(default_factory=list)
     # Question ids (of any type) the text already answers: a red flag they name was found.
     implied: List[str] = field(default_factory=list)
+    # How far the scam got (bot.kb.stage.STAGES); `paid` and `credentials_given` are urgent.
+    stage: str = DEFAULT_STAGE
+
+    @property
+    def urgent(self) -> bool:
+        return self.stage in URGENT_STAGES
 
     def to_api(self) -> dict:
         """The `/api/v1/assess` response body (DESIGN contract)."""
@@ -109,6 +123,7 @@ class Verdict:
             "advice": list(self.advice),
             "hotlines": [h.to_api() for h in self.hotlines],
             "questions": [{"id": q.id, "text": q.text} for q in self.questions],
+            "stage": self.stage,
             "money_lost": self.money_lost,
         }
 
@@ -116,10 +131,42 @@ class Verdict:
 # -- red flags -----------------------------------------------------------------
 
 
+def _is_run(text: str, i: int) -> bool:
+    if not 0 <= i < len(text):
+        return False
+    if _DIGIT_SEP.match(text[i]):
+        return 0 < i < len(text) - 1 and bool(_DIGIT.match(text[i - 1]) and _DIGIT.match(text[i + 1]))
+    return bool(_RUN_CHAR.match(text[i]))
+
+
+def _left_bound(text: str, left: int, start: int) -> int:
+    """The quote's left bound, moved off a number it would cut through."""
+    if not (_is_run(text, left - 1) and _is_run(text, left)):
+        return left
+    outer, inner = left, left
+    while _is_run(text, outer - 1):
+        outer -= 1
+    while inner < start and _is_run(text, inner):
+        inner += 1
+    return outer if inner - outer <= MAX_QUOTED_RUN else inner
+
+
+def _right_bound(text: str, right: int, end: int) -> int:
+    """The quote's right bound, moved off a number it would cut through."""
+    if not (_is_run(text, right - 1) and _is_run(text, right)):
+        return right
+    outer, inner = right, right
+    while _is_run(text, outer):
+        outer += 1
+    while inner > end and _is_run(text, inner - 1):
+        inner -= 1
+    return outer if outer - inner <= MAX_QUOTED_RUN else inner
+
+
 def _quote(text: str, start: int, end: int) -> str:
     """The clause around a match, trimmed, so the resident recognises their own words."""
-    left = max(0, start - QUOTE_WINDOW)
-    right = min(len(text), end + QUOTE_WINDOW)
+    left = _left_bound(text, max(0, start - QUOTE_WINDOW), start)
+    right = _right_bound(text, min(len(text), end + QUOTE_WINDOW), end)
     before = _CLAUSE_BREAK.split(text[left:start])[-1]
     after = _CLAUSE_BREAK.split(text[end:right])[0]
     return (before + text[start:end] + after).strip()
@@ -321,10 +368,10 @@ def _answer_points(kb: KnowledgeBase, answers: Mapping[str, bool], implied: Iter
     return points
 
 
-def _risk_level(points: float, scam_type: str, money_lost: bool) -> str:
+def _risk_level(points: float, scam_type: str, urgent: bool) -> str:
     if scam_type == "none":
         return "low"
-    if money_lost or points >= HIGH_RISK_POINTS:
+    if urgent or points >= HIGH_RISK_POINTS:
         return "high"
     if points >= MEDIUM_RISK_POINTS:
         return "medium"
@@ -348,14 +395,14 @@ def _advice(kb: KnowledgeBase, verdict: Verdict) -> List[str]:
     return list(dict.fromkeys(lines))  # keep order, drop repeats
 
 
-def _hotlines(kb: KnowledgeBase, scam_type: str, banks: Sequence[Bank], money_lost: bool) -> List[HotlineAdvice]:
+def _hotlines(kb: KnowledgeBase, scam_type: str, banks: Sequence[Bank], urgent: bool) -> List[HotlineAdvice]:
     ids = list(kb.scam_types[scam_type].hotlines)
-    if money_lost:
+    if urgent:
         ids = ["police_110", "antifraud_96110"] + ids
     chosen: List[Hotline] = [kb.hotlines[i] for i in dict.fromkeys(ids) if i in kb.hotlines]
     advice = [HotlineAdvice(h.name, h.number, h.when) for h in chosen]
     for bank in banks:
-        when = "钱已经转出：马上打，要求止付、冻结" if money_lost else "核实账户情况，只打官方客服电话"
+        when = "钱或验证码已经给出去：马上打，要求止付、冻结" if urgent else "核实账户情况，只打官方客服电话"
         advice.append(HotlineAdvice(f"{bank.name}客服", bank.number, when))
     return advice
 
@@ -366,6 +413,39 @@ def _remaining_questions(
     """The type's questions neither answered nor already answered by the description."""
     skip = set(answered) | set(implied)
     return [q for q in kb.scam_types[scam_type].questions if q.id not in skip]
+
+
+# -- loss stage ---------------------------------------------------------------------------
+
+
+def model_applies(kb: KnowledgeBase, stage_model: Optional[StageModel]) -> bool:
+    """A model only means something with the scopes and signals it was trained with: a KB
+    without stages.yml (the tests' small KB) is judged by its rules."""
+    return stage_model is not None and bool(kb.stage_rules.signals)
+
+
+def text_stage(
+    kb: KnowledgeBase, text: str, stage_model: Optional[StageModel] = None, rules_say_lost: Optional[bool] = None
+) -> str:
+    """The loss stage one text shows.
+
+    With the trained model it decides alone: the KB's stage signals are among its features.
+    Without it (a process that could not load build/stage_model.json; the unit tests' small
+    KBs) the rules decide: the stage signals of stages.yml, and common.yml's loss patterns
+    (with their exclusions for bills and hypotheses) as evidence of `paid` when no signal
+    says more."""
+    model = stage_model if model_applies(kb, stage_model) else None
+    result = assess_stage(text, kb.stage_rules, model)
+    if model is not None:
+        return result.stage
+    if rules_say_lost is None:
+        norm = normalize(text)
+        rules_say_lost = _money_lost_in(kb, norm, warning_spans(kb, norm))
+    if rules_say_lost:
+        return result.stage if result.stage == "credentials_given" else "paid"
+    # The loss patterns know bills and hypotheses ("水电费交了", "如果已经转了"); a bare
+    # signal of `paid` they do not confirm is not enough on its own.
+    return DEFAULT_STAGE if result.stage == "paid" else result.stage
 
 
 # -- entry point ------------------------------------------------------------------------
@@ -380,14 +460,26 @@ def assess(
     money_lost: Optional[bool] = None,
     blocklist: Optional[Blocklist] = None,
     extractor: Optional[Extractor] = None,
+    stage: Optional[str] = None,
+    stage_model: Optional[StageModel] = None,
 ) -> Verdict:
-    """Assess `text`; `money_lost` overrides what the text says (the chat asks it)."""
+    """Assess `text`.
+
+    `stage` overrides the loss stage the text shows (the chat combines its turns and answers,
+    actions.state); `money_lost=True` raises it to `paid` (the resident pressed "我已经转账了").
+    Otherwise the stage is `stage_model`'s (loaded at start-up by bot.runtime.context), or,
+    without one, the KB's rules (`text_stage`)."""
     answers = {q: bool(a) for q, a in (answers or {}).items() if q in kb.questions}
     store = blocklist if blocklist is not None else builtin_allowlist(kb)
     evidence = text_evidence(kb, text, entities, store, extractor)
     norm, indicators, hits = evidence.norm, evidence.indicators, evidence.hits
-    lost = evidence.money_lost if money_lost is None else money_lost
-    scam_type, confidence, ranked = decide_type(kb, ranking, hits, answers, lost)
+    if stage is None:
+        stage = text_stage(kb, text, stage_model, evidence.money_lost)
+    if money_lost:
+        stage = most_severe([stage, "paid"])
+    lost = stage == "paid"
+    urgent = stage in URGENT_STAGES
+    scam_type, confidence, ranked = decide_type(kb, ranking, hits, answers, urgent)
     scam = kb.scam_types[scam_type]
     implied = implied_questions(kb, (h.id for h in hits))
     # Only the chosen type's implied questions stand in for their answers.
@@ -408,18 +500,19 @@ def assess(
         scam_type=scam_type,
         scam_name=scam.name,
         short_name=scam.short_name,
-        risk_level=_risk_level(points, scam_type, lost),
+        risk_level=_risk_level(points, scam_type, urgent),
         confidence=confidence,
         alternatives=alternatives,
         red_flags=hits + answered_flags,
         indicators=indicators,
         advice=[],
-        hotlines=_hotlines(kb, scam_type, banks, lost),
+        hotlines=_hotlines(kb, scam_type, banks, urgent),
         questions=_remaining_questions(kb, scam_type, answers, implied),
         money_lost=lost,
         answers=answers,
         banks=banks,
         implied=implied,
+        stage=stage,
     )
     # The advice starts with the loss checklist, which is chosen from the verdict itself.
     verdict.advice = list(dict.fromkeys(_advice(kb, verdict) + indicator_advice(indicators, kb, store)))

@@ -19,13 +19,24 @@ keeps conversations in Redis, without one in memory.
 """
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
 from typing import Any, Iterable, Optional, Text
 
+import redis
 from rasa.core.tracker_store import InMemoryTrackerStore, RedisTrackerStore, TrackerStore
 from rasa.shared.core.conversation import Dialogue
 from rasa.shared.core.domain import Domain
 
 from bot.privacy import install_log_masking, mask_data
+
+log = logging.getLogger(__name__)
+# How long a save waits for Redis to come back (a restart takes a second or two). Rasa's
+# REST channel still sends the replies its actions produced when the save fails, so a
+# failed save is an answered turn missing from the stored conversation: worth waiting for.
+SAVE_RETRY_S = 10.0
+_REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 
 
 def mask_tracker(tracker, template):
@@ -73,7 +84,18 @@ class MaskingTrackerStore(TrackerStore):
     async def save(self, tracker) -> None:
         masked = mask_tracker(tracker, self)
         await self.stream_events(masked)
-        await self._inner.save(masked)
+        deadline = time.monotonic() + SAVE_RETRY_S
+        delay = 0.1
+        while True:
+            try:
+                await self._inner.save(masked)
+                return
+            except _REDIS_DOWN as err:
+                if time.monotonic() + delay > deadline:
+                    raise
+                log.warning("tracker store unreachable (%s); saving again in %.1f s", err.__class__.__name__, delay)
+                await asyncio.sleep(delay)
+                delay = min(1.0, delay * 2)
 
     async def retrieve(self, sender_id: Text):
         return await self._inner.retrieve(sender_id)

@@ -5,6 +5,9 @@
   sources, an identical one is built in memory from the KB; without spaCy installed, the
   pure-regex extractor (logged).
 - `get_blocklist()`: the block/allowlist store the settings name (bot.runtime.blocklist).
+- `get_stage_model()`: the loss-stage model `make build` trained (settings `STAGE_MODEL_FILE`,
+  default build/stage_model.json); when it is missing or broken, None — the core then judges
+  the stage by the KB's rules alone, and a log line says so.
 
 Both are made on first use and kept for the process; `reset_blocklist()` forgets the
 store (tests, after changing its settings).
@@ -21,6 +24,7 @@ from bot.kb.blocklist import Blocklist
 from bot.kb.extraction.entities import Extractor
 from bot.kb.extraction.regex_extractor import RegexExtractor
 from bot.kb.loader import DEFAULT_KB_DIR
+from bot.kb.stage import StageError, StageModel
 from bot.runtime.blocklist import create_blocklist
 from bot.settings import Settings
 
@@ -28,6 +32,8 @@ logger = logging.getLogger(__name__)
 _lock = threading.Lock()
 _extractor: Optional[Extractor] = None
 _blocklist: Optional[Blocklist] = None
+_stage_model: Optional[StageModel] = None
+_stage_model_loaded = False
 
 
 def _sources_mtime() -> float:
@@ -80,3 +86,29 @@ def reset_blocklist() -> None:
     global _blocklist
     with _lock:
         _blocklist = None
+
+
+def load_stage_model(settings: Settings) -> Optional[StageModel]:
+    """The trained loss-stage model, or None (rules only), logged either way."""
+    path = settings.stage_model_file
+    if not path.exists():
+        logger.warning("loss stage: no model at %s (run `make build`); judging the stage by the KB rules only", path)
+        return None
+    try:
+        model = StageModel.load(path)
+    except StageError as err:
+        logger.error("loss stage: %s; judging the stage by the KB rules only", err)
+        return None
+    logger.info("loss stage: model %s loaded from %s (%d features)", model.version, path, len(model.vocabulary))
+    return model
+
+
+def get_stage_model(settings: Optional[Settings] = None) -> Optional[StageModel]:
+    """The loss-stage model, loaded once per process (None: rules only)."""
+    global _stage_model, _stage_model_loaded
+    if not _stage_model_loaded:
+        with _lock:
+            if not _stage_model_loaded:
+                _stage_model = load_stage_model(settings or Settings())
+                _stage_model_loaded = True
+    return _stage_model

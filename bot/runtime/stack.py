@@ -1,7 +1,18 @@
-"""`make run`: start the action server, Rasa and the gateway; stop all three together.
+"""`make run`: start the action server, Rasa and the gateway; stop them all together.
 
 Runs in the foreground, prints the widget URL once /healthz says every component is
-ready, and on Ctrl-C / SIGTERM (or when any component dies) stops the others.
+ready, and on Ctrl-C / SIGTERM (or when the action server or the gateway dies) stops
+the others.
+
+`make run PROFILE=prod` is the production profile on one machine, loopback only:
+Redis (Debian's `redis-server` is started on REDIS_URL's port when nothing answers
+there), RASA_REPLICAS Rasa processes on ports RASA_PORT, RASA_PORT+2, … sharing
+conversations through the Redis tracker and lock stores (endpoints.production.yml,
+masked), the action server, and the gateway spreading turns over the replicas
+(bot/gateway/rasa_client.py). A replica (or the Redis this stack started) that dies is
+started again after a back-off (1 s, doubling up to REPLICA_RESTART_MAX_S, reset once it
+has run for a minute); the gateway passes a dead replica over and sends it turns again
+once it answers.
 
 Rasa's HTTP API (``--enable-api``) runs with ``--auth-token``: ``RASA_AUTH_TOKEN`` from
 the environment, or a random one made for this start (`environment`), which the gateway
@@ -11,49 +22,98 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional
+from urllib.parse import urlsplit
 
 from bot.settings import ROOT, Settings
 
 MODEL = ROOT / "models" / "current.tar.gz"
-STOP_GRACE_S = 10.0
+STOP_GRACE_S = 20.0  # Rasa takes a while to shut down on a busy machine
+PROD_ENDPOINTS = "endpoints.production.yml"
+STABLE_AFTER_S = 60.0  # a restarted process that ran this long starts its back-off afresh
 
 
 def _bin(name: str) -> str:
     return str(Path(sys.executable).with_name(name))
 
 
-def commands(settings: Settings) -> Dict[str, List[str]]:
+def replica_ports(settings: Settings) -> List[int]:
+    """Rasa's ports: one in the default profile, RASA_REPLICAS in prod (RASA_PORT + 2·i)."""
+    if not settings.prod:
+        return [settings.rasa_port]
+    return [settings.rasa_port + 2 * i for i in range(max(1, settings.rasa_replicas))]
+
+
+def replica_urls(settings: Settings) -> List[str]:
+    return [f"http://127.0.0.1:{port}" for port in replica_ports(settings)]
+
+
+def _rasa_command(settings: Settings, port: int) -> List[str]:
     if not settings.rasa_auth_token:
         raise ValueError("RASA_AUTH_TOKEN is empty: build the settings from stack.environment()")
-    return {
-        "actions": [_bin("rasa"), "run", "actions", "--port", str(settings.actions_port), "--actions", "actions"],
-        "rasa": [
-            _bin("rasa"), "run", "--enable-api", "--port", str(settings.rasa_port),
-            "--interface", settings.rasa_host,
-            "--model", str(MODEL), "--endpoints", settings.rasa_endpoints,
-            "--credentials", "credentials.yml",
-            "--auth-token", settings.rasa_auth_token,
-        ],
-        "gateway": [sys.executable, "-m", "bot.gateway"],
-    }
+    endpoints = settings.rasa_endpoints
+    if settings.prod and endpoints == "endpoints.yml":
+        endpoints = PROD_ENDPOINTS
+    return [
+        _bin("rasa"), "run", "--enable-api", "--port", str(port),
+        "--interface", settings.rasa_host,
+        "--model", str(MODEL), "--endpoints", endpoints,
+        "--credentials", "credentials.yml",
+        "--auth-token", settings.rasa_auth_token,
+    ]
+
+
+def commands(settings: Settings) -> Dict[str, List[str]]:
+    """Each process of the profile by name: actions, rasa (or rasa-1 … rasa-N), gateway."""
+    actions = [_bin("rasa"), "run", "actions", "--port", str(settings.actions_port), "--actions", "actions"]
+    gateway = [sys.executable, "-m", "bot.gateway"]
+    if not settings.prod:
+        return {"actions": actions, "rasa": _rasa_command(settings, settings.rasa_port), "gateway": gateway}
+    replicas = {f"rasa-{i + 1}": _rasa_command(settings, port) for i, port in enumerate(replica_ports(settings))}
+    return {"actions": actions, **replicas, "gateway": gateway}
+
+
+def prod_redis_url(settings: Settings) -> str:
+    return settings.redis_url or settings.prod_redis_url
+
+
+def redis_address(url: str) -> tuple:
+    """(host, port, db) of a redis:// URL."""
+    parts = urlsplit(url)
+    db = parts.path.strip("/") or "0"
+    return parts.hostname or "127.0.0.1", parts.port or 6379, int(db)
 
 
 def environment(base: Optional[Dict[str, str]] = None) -> Dict[str, str]:
-    """The children's environment: `base` (this process's) with the ports filled in."""
+    """The children's environment: `base` (this process's) with ports (and prod's stores) filled in."""
     env = dict(os.environ if base is None else base)
-    env.update(Settings.from_env(env).as_env())  # endpoints.yml reads ${ACTIONS_PORT}
+    settings = Settings.from_env(env)
+    env.update(settings.as_env())  # endpoints.yml reads ${ACTIONS_PORT}
     env["RASA_TELEMETRY_ENABLED"] = "false"
     if not env.get("RASA_AUTH_TOKEN", "").strip():  # one per start; Rasa and the gateway share it
         env["RASA_AUTH_TOKEN"] = secrets.token_urlsafe(32)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    if settings.prod:
+        url = prod_redis_url(settings)
+        host, port, db = redis_address(url)
+        env.update({
+            "REDIS_URL": url,  # blocklist and statistics in the same Redis
+            "REDIS_HOST": host, "REDIS_PORT": str(port),
+            "REDIS_TRACKER_DB": str(db), "REDIS_LOCK_DB": str(db),
+            "ACTION_ENDPOINT_URL": f"{settings.actions_base_url}/webhook",
+            "RASA_URLS": ",".join(replica_urls(settings)),
+            # Rasa's own variable: how long a dead replica's lock on a conversation lasts.
+            "TICKET_LOCK_LIFETIME": str(settings.ticket_lock_lifetime),
+        })
     return env
 
 
@@ -63,6 +123,45 @@ def healthy(url: str) -> bool:
             return response.status == 200
     except (urllib.error.URLError, OSError):
         return False
+
+
+def redis_answers(url: str) -> bool:
+    import redis  # the Redis client Rasa's tracker store uses too
+
+    try:
+        return bool(redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1).ping())
+    except redis.RedisError:
+        return False
+
+
+def redis_server_command(port: int, data_dir: Path) -> List[str]:
+    """Debian's redis-server on loopback, appending to a file so a restart keeps conversations."""
+    return [
+        shutil.which("redis-server") or "redis-server", "--bind", "127.0.0.1", "--port", str(port),
+        "--dir", str(data_dir), "--appendonly", "yes", "--save", "", "--protected-mode", "yes",
+    ]
+
+
+@dataclass
+class Component:
+    """One supervised process; `restart` ones are started again when they die."""
+
+    name: str
+    cmd: List[str]
+    restart: bool = False
+    proc: Optional[subprocess.Popen] = None
+    started_at: float = 0.0
+    restarts: int = 0
+    backoff_s: float = 1.0
+    restart_at: Optional[float] = None
+    awaiting_rejoin: Optional[str] = None  # health URL to watch after a restart
+
+    def start(self, env: Dict[str, str]) -> None:
+        # Own process group each, so a signal to one never leaks into the others.
+        self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env=env, start_new_session=True)
+        self.started_at = time.monotonic()
+        self.restart_at = None
+        print(f"[stack] started {self.name} (pid {self.proc.pid}): {' '.join(self.cmd[:3])} …", flush=True)
 
 
 def stop_all(processes: Dict[str, subprocess.Popen]) -> None:
@@ -79,13 +178,61 @@ def stop_all(processes: Dict[str, subprocess.Popen]) -> None:
             proc.wait()
 
 
+def _supervise(components: List[Component], env: Dict[str, str], settings: Settings) -> Optional[str]:
+    """Restart what may be restarted; the name of a dead process that may not (None: all fine)."""
+    now = time.monotonic()
+    for c in components:
+        if c.proc is None:
+            continue
+        code = c.proc.poll()
+        if code is None:
+            if c.awaiting_rejoin and healthy(c.awaiting_rejoin):
+                print(f"[stack] {c.name} is ready again after restart #{c.restarts} "
+                      f"({now - c.started_at:.0f} s); the gateway sends it turns again", flush=True)
+                c.awaiting_rejoin = None
+            continue
+        if not c.restart:
+            return c.name
+        if c.restart_at is None:
+            if now - c.started_at > STABLE_AFTER_S:
+                c.backoff_s = 1.0
+            c.restart_at = now + c.backoff_s
+            print(f"[stack] {c.name} exited (code {code}); restarting in {c.backoff_s:.0f} s", file=sys.stderr, flush=True)
+            c.backoff_s = min(settings.replica_restart_max_s, c.backoff_s * 2)
+        elif now >= c.restart_at:
+            c.restarts += 1
+            c.start(env)
+            if c.name.startswith("rasa"):
+                port = c.cmd[c.cmd.index("--port") + 1]
+                c.awaiting_rejoin = f"http://127.0.0.1:{port}/status"
+    return None
+
+
 def main() -> int:
     if not MODEL.exists():
         print(f"[stack] no trained model at {MODEL}; run `make run` (it trains first)", file=sys.stderr)
         return 1
     env = environment()
     settings = Settings.from_env(env)
-    processes: Dict[str, subprocess.Popen] = {}
+    components: List[Component] = []
+    if settings.prod:
+        url = prod_redis_url(settings)
+        host, port, _db = redis_address(url)
+        if redis_answers(url):
+            print(f"[stack] production profile: Redis answers at {host}:{port}", flush=True)
+        elif host not in {"127.0.0.1", "localhost"}:
+            print(f"[stack] no Redis answers at {host}:{port} (not loopback: not starting one)", file=sys.stderr)
+            return 1
+        else:
+            data_dir = ROOT / "var" / f"redis-{port}"
+            data_dir.mkdir(parents=True, exist_ok=True)
+            print(f"[stack] no Redis answers at {host}:{port}; starting Debian's redis-server there "
+                  f"(data in {data_dir})", flush=True)
+            components.append(Component("redis", redis_server_command(port, data_dir), restart=True))
+        print(f"[stack] production profile: {len(replica_ports(settings))} Rasa replicas on ports "
+              f"{', '.join(map(str, replica_ports(settings)))}", flush=True)
+    for name, cmd in commands(settings).items():
+        components.append(Component(name, cmd, restart=settings.prod and name.startswith("rasa")))
     stopping = False
 
     def request_stop(signum: int, _frame: object) -> None:
@@ -96,18 +243,18 @@ def main() -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     started = time.monotonic()
-    for name, cmd in commands(settings).items():
-        print(f"[stack] starting {name}: {' '.join(cmd[:3])} …", flush=True)
-        # Own process group each, so a signal to one never leaks into the others.
-        processes[name] = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+    for c in components:
+        c.start(env)
+        if c.name == "redis":
+            _wait_for_redis(prod_redis_url(settings))
     health_url = f"http://127.0.0.1:{settings.gateway_port}/healthz"
     announced = False
     exit_code = 0
     try:
         while not stopping:
-            dead = [n for n, p in processes.items() if p.poll() is not None]
+            dead = _supervise(components, env, settings)
             if dead:
-                print(f"[stack] {', '.join(dead)} exited; stopping the others", file=sys.stderr, flush=True)
+                print(f"[stack] {dead} exited; stopping the others", file=sys.stderr, flush=True)
                 exit_code = 1
                 break
             if not announced and healthy(health_url):
@@ -124,9 +271,17 @@ def main() -> int:
                 break
             time.sleep(0.5)
     finally:
-        stop_all(processes)
+        # Redis last: the replicas save their conversations on the way out.
+        stop_all({c.name: c.proc for c in components if c.proc is not None and c.name != "redis"})
+        stop_all({c.name: c.proc for c in components if c.proc is not None and c.name == "redis"})
         print("[stack] stopped", flush=True)
     return exit_code
+
+
+def _wait_for_redis(url: str, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and not redis_answers(url):
+        time.sleep(0.2)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from bot.gateway.auth import login_required
 from bot.gateway.cases_api import save_case
 from bot.gateway.console.view import CHANNEL_LABELS, check_same_origin, desk_view, nav_context
 from bot.gateway.errors import MAX_TEXT_CHARS, ApiError, json_response, optional_answers, read_json_object
+from bot.gateway.input_guard import UnsafeJson, loads_bounded
 from bot.gateway.keys import KB_KEY
 from bot.gateway.services import assess_text
 from bot.kb import KnowledgeBase
@@ -173,7 +174,7 @@ async def desk_socket(request: web.Request) -> web.WebSocketResponse:
 async def _socket_reply(request: web.Request, raw: str, key: Optional[DraftKey]) -> Dict[str, Any]:
     seq: Any = None
     try:
-        body = json.loads(raw)
+        body = loads_bounded(raw)
         if not isinstance(body, dict):
             raise ApiError(400, "send a JSON object")
         seq = body.get("seq")
@@ -181,7 +182,7 @@ async def _socket_reply(request: web.Request, raw: str, key: Optional[DraftKey])
         await _remember(request, draft, key)  # first: a reload during a slow assessment keeps the draft
         view = await assess_draft(request.app, draft)
         return {"type": "verdict", "seq": seq, "view": view}
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, UnsafeJson):
         return {"type": "error", "seq": seq, "status": 400, "error": "not valid JSON"}
     except ApiError as err:
         return {"type": "error", "seq": seq, "status": err.status, "error": err.message}

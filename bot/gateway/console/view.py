@@ -102,7 +102,11 @@ def question_rows(kb: KnowledgeBase, verdict: Verdict) -> List[Dict[str, Any]]:
 
 
 def checklist_view(steps: LossSteps) -> Dict[str, Any]:
-    """The loss checklist in the operator's words: 110 first, then the bank (its number when named)."""
+    """The urgent checklist in the operator's words (bot.kb.loss_steps decides it): money or a
+    code gone — 110 first, then the bank (its number when named); the scammer still on the
+    line — hang up first, nothing else yet."""
+    if not steps.urgent:
+        return {"title": steps.title, "steps": [], "banks": [], "evidence_title": "", "evidence": [], "warning": ""}
     return {
         "title": steps.title,
         "steps": [steps.police, *steps.bank_lines],
@@ -133,6 +137,7 @@ def desk_view(kb: KnowledgeBase, notes: str, verdict: Verdict) -> Dict[str, Any]
         "questions": question_rows(kb, verdict),
         "script": list(scam.dissuasion_script),
         "money_lost": verdict.money_lost,
+        "stage": verdict.stage,
         "checklist": checklist_view(steps) if steps else None,
         "hotlines": api["hotlines"],
     }

@@ -203,6 +203,12 @@
       else bubble.textContent = item.text;
       parts.wrap.appendChild(bubble);
     }
+    if (item.status === "kept") {
+      // Degraded mode: the gateway answered from the knowledge base and kept the message
+      // for Rasa; it goes on when the assistant is back, nothing needs retyping.
+      parts.row.classList.add("kept");
+      parts.wrap.appendChild(el("span", "kept-mark", "已记下，恢复后接着查"));
+    }
     if (item.status === "failed") {
       parts.row.classList.add("failed");
       var mark = el("button", "failed-mark", "!");
@@ -278,7 +284,8 @@
     if (status === 413) return "这段话太长了，请分成几段发。";
     if (status === 429) return "发得太快了，请过一会儿再发。钱已经转出去了，马上打 110；拿不准，打 96110。";
     if (status && status >= 400 && status < 500) return "这条没发出去，请换个说法再试。";
-    if (status) return "助手正在启动或有点忙，这条没发出去。";
+    if (status === 429) return "发得太快了，请过一会儿再发。着急请打 96110。";
+    if (status) return "助手正在启动或有点忙，这条没发出去。着急请打 96110。";
     return "网络好像断了，这条没发出去。";
   }
 
@@ -322,13 +329,22 @@
     });
   }
 
+  function isDegraded(messages) {
+    return Array.isArray(messages) && messages.some(function (m) {
+      return m && m.custom && typeof m.custom === "object" && m.custom.degraded === true;
+    });
+  }
+
   function deliver(item) {
     state.pending += 1;
     item.status = "sending";
     saveItems();
     render();
     return post(item.payload || item.text).then(function (messages) {
-      item.status = "sent";
+      var degraded = isDegraded(messages);
+      item.status = degraded ? "kept" : "sent";
+      // A real answer again: the messages kept in degraded mode went through with it.
+      if (!degraded) state.items.forEach(function (it) { if (it.status === "kept") it.status = "sent"; });
       state.pending -= 1;
       receive(messages);
     }, function (err) {

@@ -176,7 +176,7 @@
     if (!checklist) return;
     $("checklist-title").textContent = "⚠ " + checklist.title;
     renderList($("checklist-steps"), checklist.steps, "step");
-    $("evidence-title").textContent = checklist.evidence_title + "：";
+    $("evidence-title").textContent = checklist.evidence_title ? checklist.evidence_title + "：" : "";
     $("evidence").textContent = checklist.evidence.join("、");
     $("recovery-warning").textContent = checklist.warning;
   }

@@ -1,0 +1,354 @@
+"""Degraded mode: when Rasa or the action server does not answer, the resident still learns
+what to do now, and nothing they typed is lost.
+
+- A chat turn gets `degraded_after_s` (3 s) for everything Rasa has to do in it. When Rasa
+  does not answer in time (paused, killed, restarting, overloaded), or answers with nothing
+  because the action server is down, the reply is computed here from bot.kb alone — the
+  verdict engine needs no Rasa: the urgent steps first when the text says money is gone,
+  the risk level and type when the red flags allow one, and always 110 (money already sent)
+  and 96110 (to ask).
+- The message is kept (`PendingStore`: a bounded queue per sender, in Redis when
+  `REDIS_URL` is set so every gateway replica sees it, else in memory) and replayed to Rasa,
+  in order, at the sender's next turn once Rasa answers again; their "是" then continues
+  the same check instead of starting over. A tapped or typed 「接着查」 only replays.
+- A message that timed out may still have reached Rasa (a paused process reads its socket
+  when it resumes). Before resending it the tracker is read: when the message is there
+  with the bot's answers after it, those answers are given instead of a second copy.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import deque
+from dataclasses import asdict, dataclass
+from typing import Any, Deque, Dict, List, Optional, Protocol, Sequence, Tuple
+
+import aiohttp
+from aiohttp import web
+from cachetools import TTLCache
+
+from bot.gateway.keys import BLOCKLIST_KEY, KB_KEY, RASA_KEY, SETTINGS_KEY
+from bot.gateway.rasa_client import RasaClient, RasaUnavailable
+from bot.kb import RISK_LABELS, KnowledgeBase, assess, loss_steps
+from bot.kb.blocklist import Blocklist
+from bot.kb.models import NON_SCAM_TYPES
+from bot.kb.verdict import Verdict
+from bot.privacy import mask_text
+from bot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# -- the residents' words ---------------------------------------------------------------------
+
+RISK_ICONS = {"high": "⚠️", "medium": "🔶", "low": "ℹ️"}
+MONEY_LOST_FIRST = "🚨 钱已经转出去了：马上打 {police} 报警，再打银行客服电话止付！"
+URGENT_HEADER = "先做这几件事，越快越好："
+BANK_NAMED = "📞 {name}客服：{number}——马上打，要求止付、冻结"
+BUSY = "助手这会儿有点忙，完整的分析稍后接着做。您说的话我记下了，不用重打。"
+WHY = "为什么："
+FLAG_LINE = "·「{quote}」——{description}"
+FLAG_LINE_NO_QUOTE = "·{description}"
+DO_NOW = "现在就做："
+STOP_FIRST = "先停一停：不转账，不说验证码，不点链接"  # when the text gives no advice of its own
+ALWAYS = (
+    "钱已经转出去了：马上打 {police} 报警",
+    "拿不准是不是诈骗：打 {antifraud} 反诈专线问一问",
+)
+CONTINUE_TITLE = "接着查"
+CONTINUE_HINT = "过一会儿点「接着查」（或回复“接着查”），我接着帮您看。"
+CONTINUE_WORDS = frozenset({"接着查", "接著查", "继续", "繼續", "继续自查", "繼續自查"})
+CONTINUE_BUTTONS = [{"title": CONTINUE_TITLE, "payload": CONTINUE_TITLE}]
+MAX_FLAGS = 2
+MAX_ADVICE = 3
+# Fallback numbers only if hotlines.yml ever lost these ids (the loader requires hotlines).
+POLICE_ID, ANTIFRAUD_ID = "police_110", "antifraud_96110"
+
+# Leave this much of the resident's 4 s for the reply computed here and the network.
+MIN_CALL_S = 0.2
+
+
+def _number(kb: KnowledgeBase, hotline_id: str, default: str) -> str:
+    hotline = kb.hotlines.get(hotline_id)
+    return (hotline.number if hotline and hotline.number else None) or default
+
+
+def degraded_verdict(kb: KnowledgeBase, text: str, blocklist: Optional[Blocklist] = None) -> Verdict:
+    """The verdict from the knowledge base alone: red flags, loss words, regex indicators."""
+    return assess(kb, text, blocklist=blocklist)
+
+
+def degraded_messages(
+    kb: KnowledgeBase, texts: Sequence[str], blocklist: Optional[Blocklist] = None
+) -> List[Dict[str, Any]]:
+    """The reply when Rasa cannot give one, in the chat contract (`text`, `buttons`, `custom`).
+
+    `texts`: everything the resident said that Rasa has not seen yet, oldest first; judged
+    together, so a "是" after a kept description still gets that description's verdict."""
+    police = _number(kb, POLICE_ID, "110")
+    antifraud = _number(kb, ANTIFRAUD_ID, "96110")
+    verdict = degraded_verdict(kb, "\n".join(t for t in texts if t.strip()), blocklist)
+    messages: List[Dict[str, Any]] = []
+    steps = loss_steps(kb, verdict)
+    if steps:  # money is gone: the urgent steps come before anything else
+        lines = [MONEY_LOST_FIRST.format(police=police), URGENT_HEADER]
+        for i, step in enumerate(steps.steps, start=1):
+            lines.append(f"{i}. {step.text}")
+            if step.step == "bank":
+                lines.extend(BANK_NAMED.format(name=b.name, number=b.number) for b in steps.banks)
+        messages.append({"text": "\n".join(lines)})
+    lines = []
+    judged = verdict.scam_type not in NON_SCAM_TYPES or bool(verdict.red_flags) or verdict.money_lost
+    if judged:
+        icon = RISK_ICONS.get(verdict.risk_level, "")
+        lines.append(f"{icon} {RISK_LABELS.get(verdict.risk_level, verdict.risk_level)} · {verdict.scam_name}".strip())
+        if verdict.red_flags:
+            lines.append(WHY)
+            for hit in verdict.red_flags[:MAX_FLAGS]:
+                template = FLAG_LINE if hit.quote else FLAG_LINE_NO_QUOTE
+                lines.append(template.format(quote=hit.quote, description=hit.description))
+    lines.append(BUSY)
+    lines.append(DO_NOW)
+    advice = [a for a in steps.lead(verdict.advice) if a not in steps.lines][:MAX_ADVICE] if judged else []
+    advice = advice or [STOP_FIRST]
+    always = [a.format(police=police, antifraud=antifraud) for a in ALWAYS]
+    lines.extend(f"{i}. {a}" for i, a in enumerate(list(dict.fromkeys(advice + always)), start=1))
+    messages.append({"text": "\n".join(lines)})
+    messages.append({"text": CONTINUE_HINT, "buttons": list(CONTINUE_BUTTONS),
+                     "custom": {"degraded": True, "risk_level": verdict.risk_level if judged else None}})
+    return messages
+
+
+def fixed_messages(kb: object = None) -> List[Dict[str, Any]]:
+    """The degraded reply without a verdict: what to do now and whom to call."""
+    police, antifraud = "110", "96110"
+    if isinstance(kb, KnowledgeBase):
+        police, antifraud = _number(kb, POLICE_ID, police), _number(kb, ANTIFRAUD_ID, antifraud)
+    lines = [BUSY, DO_NOW, f"1. {STOP_FIRST}"]
+    lines += [f"{i}. {a.format(police=police, antifraud=antifraud)}" for i, a in enumerate(ALWAYS, start=2)]
+    return [{"text": "\n".join(lines)},
+            {"text": CONTINUE_HINT, "buttons": list(CONTINUE_BUTTONS), "custom": {"degraded": True, "risk_level": None}}]
+
+
+# -- the kept messages ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pending:
+    message: str
+    sent_at: float  # time.time() when the gateway first tried to send it
+    maybe_delivered: bool  # timed out: Rasa may have read it (check the tracker first)
+
+
+class PendingStore(Protocol):
+    async def push(self, sender: str, items: Sequence[Pending]) -> None: ...
+
+    async def take(self, sender: str) -> List[Pending]: ...
+
+
+class MemoryPendingStore:
+    """Per-sender queues in this process: at most `max_items` each (the oldest dropped)."""
+
+    def __init__(self, max_items: int, ttl_s: float, max_senders: int = 10_000) -> None:
+        self.max_items = max_items
+        self._queues: TTLCache = TTLCache(max_senders, ttl_s)
+
+    async def push(self, sender: str, items: Sequence[Pending]) -> None:
+        queue: Deque[Pending] = self._queues.get(sender) or deque(maxlen=self.max_items)
+        queue.extend(items)
+        self._queues[sender] = queue  # re-setting renews the TTL
+
+    async def take(self, sender: str) -> List[Pending]:
+        return list(self._queues.pop(sender, None) or ())
+
+
+class RedisPendingStore:
+    """Per-sender Redis lists `{prefix}{sender}`: trimmed to `max_items`, expiring after `ttl_s`;
+    `take` reads and deletes in one transaction, so two gateways never replay the same message."""
+
+    def __init__(self, url: str, max_items: int, ttl_s: float, prefix: str = "fzzc:pending:") -> None:
+        import redis.asyncio as aioredis
+
+        self._redis = aioredis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        self.max_items, self.ttl_s, self.prefix = max_items, int(ttl_s), prefix
+
+    async def push(self, sender: str, items: Sequence[Pending]) -> None:
+        key = self.prefix + sender
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.rpush(key, *[json.dumps(asdict(i), ensure_ascii=False) for i in items])
+            pipe.ltrim(key, -self.max_items, -1)
+            pipe.expire(key, self.ttl_s)
+            await pipe.execute()
+
+    async def take(self, sender: str) -> List[Pending]:
+        key = self.prefix + sender
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.lrange(key, 0, -1)
+            pipe.delete(key)
+            raw, _ = await pipe.execute()
+        return [Pending(**json.loads(r)) for r in raw]
+
+    async def close(self) -> None:
+        await self._redis.close()
+
+
+# -- the turn ---------------------------------------------------------------------------------------
+
+
+def _user_event_index(events: Sequence[Dict[str, Any]], item: Pending) -> Optional[int]:
+    """Where `item` is in the tracker (stored masked), if Rasa read it after it was sent."""
+    wanted = {item.message.strip(), mask_text(item.message).strip()}
+    for i in range(len(events) - 1, -1, -1):
+        event = events[i]
+        if event.get("event") != "user" or float(event.get("timestamp") or 0) < item.sent_at - 1:
+            continue
+        if (event.get("text") or "").strip() in wanted:
+            return i
+    return None
+
+
+def _bot_replies_after(events: Sequence[Dict[str, Any]], index: int) -> List[Dict[str, Any]]:
+    """The bot's messages after the user event at `index`, up to the next user event."""
+    replies = []
+    for event in events[index + 1:]:
+        if event.get("event") == "user":
+            break
+        if event.get("event") == "bot":
+            data = event.get("data") or {}
+            reply: Dict[str, Any] = {"text": event.get("text") or ""}
+            if data.get("buttons"):
+                reply["buttons"] = data["buttons"]
+            if data.get("custom") is not None:
+                reply["custom"] = data["custom"]
+            replies.append(reply)
+    return replies
+
+
+class DegradedChat:
+    """Chat turns that never leave a resident without an answer (see the module docstring)."""
+
+    def __init__(self, app: web.Application, store: PendingStore, budget_s: float) -> None:
+        self._app, self.store, self.budget_s = app, store, budget_s
+        self._locks: TTLCache = TTLCache(10_000, 600)
+
+    # Read from the app at each turn: what the app holds now (a test may swap the client).
+    @property
+    def rasa(self) -> RasaClient:
+        return self._app[RASA_KEY]
+
+    @property
+    def kb(self) -> KnowledgeBase:
+        return self._app[KB_KEY]
+
+    @property
+    def blocklist(self) -> Optional[Blocklist]:
+        return self._app.get(BLOCKLIST_KEY)
+
+    def _lock(self, sender: str) -> asyncio.Lock:
+        lock = self._locks.get(sender)
+        if lock is None:
+            lock = self._locks[sender] = asyncio.Lock()
+        return lock
+
+    async def _call(self, deadline: float, sender: str, message: str) -> List[Dict[str, Any]]:
+        remaining = deadline - time.monotonic()
+        if remaining < MIN_CALL_S:
+            raise asyncio.TimeoutError()
+        replies = await asyncio.wait_for(self.rasa.send(sender, message), timeout=remaining)
+        if not replies and not await self.rasa.actions_ready():
+            # Rasa ran the turn, but the action server did not: the check did not move on.
+            raise RasaUnavailable("the action server is unavailable (Rasa answered with nothing)")
+        return replies
+
+    async def _replay(self, deadline: float, sender: str, item: Pending) -> List[Dict[str, Any]]:
+        if item.maybe_delivered:
+            remaining = deadline - time.monotonic()
+            try:
+                events = await asyncio.wait_for(self.rasa.tracker_events(sender), timeout=max(remaining, MIN_CALL_S))
+            except RasaUnavailable as err:  # no HTTP API (or it refused): resend; a dead Rasa fails there too
+                log.warning("degraded mode: could not read the tracker (%s); resending", err)
+                events = []
+            index = _user_event_index(events, item)
+            if index is not None:
+                replies = _bot_replies_after(events, index)
+                if replies:
+                    return replies
+        return await self._call(deadline, sender, item.message)
+
+    async def turn(self, sender: str, message: str) -> Tuple[List[Dict[str, Any]], bool]:
+        """The bot's messages for one turn (Rasa's REST shape) and whether they are degraded."""
+        async with self._lock(sender):
+            deadline = time.monotonic() + self.budget_s
+            try:
+                pending = await self.store.take(sender)
+            except Exception:  # noqa: BLE001 - without the store the turn still goes to Rasa
+                log.exception("degraded mode: could not read the kept messages")
+                pending = []
+            replies: List[Dict[str, Any]] = []
+            for i, item in enumerate(pending):
+                try:
+                    replies += await self._replay(deadline, sender, item)
+                except (RasaUnavailable, asyncio.TimeoutError, aiohttp.ClientError) as err:
+                    return await self._degrade(sender, message, pending[i:], err)
+            if pending:
+                log.info("degraded mode: replayed %d kept message(s) of a sender", len(pending))
+            if pending and message.strip() in CONTINUE_WORDS:
+                return replies, False
+            try:
+                replies += await self._call(deadline, sender, message)
+            except (RasaUnavailable, asyncio.TimeoutError) as err:
+                degraded, _ = await self._degrade(sender, message, [], err)
+                return replies + degraded, True  # the replayed messages' answers first
+            return replies, False
+
+    async def _degrade(self, sender: str, message: str, still_pending: Sequence[Pending],
+                       err: BaseException) -> Tuple[List[Dict[str, Any]], bool]:
+        log.warning("degraded mode: Rasa did not answer (%s); answering from the knowledge base",
+                    err.__class__.__name__ if isinstance(err, asyncio.TimeoutError) else err)
+        # Only a request that timed out may have been read by Rasa (refused or HTTP 5xx: not run).
+        maybe = isinstance(err, asyncio.TimeoutError) or isinstance(err.__cause__, asyncio.TimeoutError)
+        kept = list(still_pending)
+        if message.strip() not in CONTINUE_WORDS:
+            kept.append(Pending(message, time.time(), maybe))
+        try:
+            await self.store.push(sender, kept)
+        except Exception:  # noqa: BLE001 - a store outage must not cost the resident the reply
+            log.exception("degraded mode: could not keep the message")
+        texts = [p.message for p in kept if not p.message.startswith("/")]
+        try:
+            return degraded_messages(self.kb, texts, self.blocklist), True
+        except Exception:  # noqa: BLE001 - the numbers still go out, whatever broke
+            log.exception("degraded mode: the knowledge base could not judge the message")
+            return fixed_messages(self.kb), True
+
+
+DEGRADED_KEY = web.AppKey("degraded_chat", DegradedChat)
+
+
+def _store_for(settings: Settings) -> PendingStore:
+    if settings.redis_url:
+        return RedisPendingStore(settings.redis_url, settings.pending_max_messages, settings.pending_ttl_s)
+    return MemoryPendingStore(settings.pending_max_messages, settings.pending_ttl_s)
+
+
+async def _close_store(app: web.Application) -> None:
+    store = app[DEGRADED_KEY].store
+    if isinstance(store, RedisPendingStore):
+        await store.close()
+
+
+async def _warm_up(app: web.Application) -> None:
+    # The first verdict of a process compiles the KB's patterns (~0.5 s on a busy machine):
+    # paid here, not by the first resident who meets a silent Rasa.
+    try:
+        degraded_messages(app[KB_KEY], ["有人让我转账到安全账户"], app[BLOCKLIST_KEY])
+    except Exception:  # noqa: BLE001 - a test's stand-in KB; a real one fails at load, not here
+        log.warning("degraded mode: no warm-up (the knowledge base could not judge a sample)")
+
+
+def setup_degraded(app: web.Application) -> None:
+    settings = app[SETTINGS_KEY]
+    app[DEGRADED_KEY] = DegradedChat(app, _store_for(settings), settings.degraded_after_s)
+    app.on_startup.append(_warm_up)
+    app.on_cleanup.append(_close_store)
