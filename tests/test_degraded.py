@@ -315,7 +315,8 @@ class RealStack:
         self.logs = logs
         self.procs: Dict[str, subprocess.Popen] = {}
         self.health = {"actions": f"{self.settings.actions_base_url}/health",
-                       "rasa": f"{self.settings.rasa_base_url}/status"}
+                       # Rasa's /status needs its --auth-token (bot/runtime/stack.py)
+                       "rasa": f"{self.settings.rasa_base_url}/status?token={self.settings.rasa_auth_token}"}
 
     def start(self, name: str) -> None:
         log = open(self.logs / f"{name}.log", "ab")

@@ -135,7 +135,7 @@ class RasaClient:
     def _auth(self, url: str, params: Optional[Dict[str, str]] = None) -> Dict[str, str]:
         """`params` plus Rasa's token, for a URL of Rasa (not of the action server)."""
         params = dict(params or {})
-        if self.token and not url.startswith(self.actions_url):
+        if self.token and any(url.startswith(replica.url) for replica in self.replicas):
             params["token"] = self.token
         return params
 

@@ -32,7 +32,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from bot.settings import ROOT, Settings
 
@@ -204,7 +204,8 @@ def _supervise(components: List[Component], env: Dict[str, str], settings: Setti
             c.start(env)
             if c.name.startswith("rasa"):
                 port = c.cmd[c.cmd.index("--port") + 1]
-                c.awaiting_rejoin = f"http://127.0.0.1:{port}/status"
+                token = quote(settings.rasa_auth_token, safe="")  # /status needs Rasa's token
+                c.awaiting_rejoin = f"http://127.0.0.1:{port}/status?token={token}"
     return None
 
 
