@@ -155,13 +155,15 @@ def _rasa_requiring(token: str) -> web.Application:
 
 
 async def test_the_gateway_sends_rasas_token_on_every_call(aiohttp_client, aiohttp_server, mini_kb):
-    rasa = await aiohttp_server(_rasa_requiring("s3cret"))
-    url = str(rasa.make_url("")).rstrip("/")
+    rasa_app = _rasa_requiring("s3cret")
+    url = str((await aiohttp_server(rasa_app)).make_url("")).rstrip("/")
     settings = _settings(RASA_URL=url, ACTIONS_URL=url, RASA_AUTH_TOKEN="s3cret")
     client = await aiohttp_client(create_app(kb=mini_kb, settings=settings))
     assert (await client.get("/healthz")).status == 200
     assert (await client.post("/api/v1/assess", json={"text": "让我把钱转到安全账户"})).status == 200
     assert (await client.post("/api/v1/chat", json={"sender": "u", "message": "你好"})).status == 200
+    assert [kind for kind, _ in rasa_app["received"]] == ["parse", "webhook"]  # both let in by the token
     without = await aiohttp_client(create_app(kb=mini_kb, settings=_settings(RASA_URL=url, ACTIONS_URL=url)))
-    assert (await without.get("/healthz")).status == 503
-    assert (await without.post("/api/v1/assess", json={"text": "让我把钱转到安全账户"})).status == 503
+    assert (await without.get("/healthz")).status == 503  # Rasa refuses a gateway without the token
+    await without.post("/api/v1/assess", json={"text": "让我把钱转到安全账户"})  # (answered in degraded mode)
+    assert [kind for kind, _ in rasa_app["received"]] == ["parse", "webhook"]  # nothing more got through
