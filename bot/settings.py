@@ -89,6 +89,28 @@ class Settings(BaseSettings):
     wechat_token: str = ""
     wechat_encoding_aes_key: str = ""
     wechat_app_id: str = ""
+    wechat_max_clock_skew_s: int = 300  # a signed request older or newer than this is refused (replay)
+    wechat_dedupe_ttl_s: int = 120  # how long a (user, MsgId) is remembered for WeChat's retries
+
+    # -- the edge: rate limits, embedding, Rasa's API token (issue 13) -----------------------------
+    # `limits` rate strings ("20/minute", "5 per 5 minutes"); per client address and per sender.
+    # Stored in Redis (REDIS_URL) when set, so every gateway replica counts together.
+    rate_limits_enabled: bool = True
+    rate_limit_chat_sender: str = "20/minute"
+    rate_limit_chat_in_flight: int = 2  # turns of one sender running at once
+    rate_limit_tarpit_s: float = 2.0  # a refused API request is answered this much later (0: at once)
+    rate_limit_chat_address: str = "300/minute"
+    rate_limit_assess_address: str = "120/minute"
+    rate_limit_wechat_sender: str = "20/minute"
+    rate_limit_wechat_address: str = "3000/minute"  # every user's messages come from WeChat's servers
+    rate_limit_login_address: str = "20/15 minutes"  # wrong logins
+    rate_limit_login_username: str = "5/5 minutes"  # wrong logins
+    rate_limit_prefix: str = "fzzc:ratelimit"
+    # Websites that may frame the widget and fetch embed.js / call the chat API from the browser:
+    # space- or comma-separated origins ("https://sq.example.cn"); "*" = any site may frame it.
+    embed_origins: str = "*"
+    # Token of Rasa's HTTP API (`rasa run --auth-token`); the stack makes one per start when unset.
+    rasa_auth_token: str = ""
 
     class Config:
         case_sensitive = False
@@ -127,6 +149,12 @@ class Settings(BaseSettings):
     @property
     def tokens(self) -> FrozenSet[str]:
         return frozenset(t.strip() for t in self.api_tokens.split(",") if t.strip())
+
+    @property
+    def embed_origin_list(self) -> List[str]:
+        """EMBED_ORIGINS as a list; ["*"] when any site may embed the widget."""
+        origins = [o.strip().rstrip("/") for o in self.embed_origins.replace(",", " ").split() if o.strip()]
+        return ["*"] if not origins or "*" in origins else origins
 
     @property
     def spacy_pipeline_dir(self) -> Path:

@@ -25,6 +25,7 @@ from bot.quality.benchmark import (
 from bot.gateway import auth
 from bot.gateway.app import GatewayConfig, create_app
 from bot.runtime.context import reset_blocklist
+from bot.settings import Settings
 from tests.fake_rasa import fake_rasa_app
 
 CREDENTIALS = Credentials(api_token="bench-token", username="bench", password="a long enough password")
@@ -129,3 +130,29 @@ async def test_measure_operator_fails_loudly_with_a_wrong_password(gateway):
     wrong = Credentials(CREDENTIALS.api_token, CREDENTIALS.username, "not the password at all")
     with pytest.raises(RuntimeError, match="/console/login answered 401"):
         await measure_operator(gateway, wrong, rounds=1, pdf_rounds=1)
+
+
+# -- the rate-limit phase (issue 13) against the real gateway and a fake Rasa ----------------------
+
+
+async def test_measure_rate_limits_floods_one_sender_and_times_the_others(aiohttp_server, mini_kb, monkeypatch):
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    rasa = await aiohttp_server(fake_rasa_app())
+    rasa_url = str(rasa.make_url("")).rstrip("/")
+    settings = Settings.from_env({"OPERATORS_FILE": "/nonexistent/operators.yml", "RATE_LIMIT_CHAT_SENDER": "5/minute",
+                                  "RATE_LIMIT_TARPIT_S": "0.1"})
+    server = await aiohttp_server(create_app(GatewayConfig(rasa_url, rasa_url), kb=mini_kb, settings=settings))
+    base = str(server.make_url("")).rstrip("/")
+    report = await benchmark.measure_rate_limits(base, rounds=1, flood_concurrency=4, sender_limit="5/minute")
+    statuses = report["flood"]["statuses"]
+    assert statuses.get("200", 0) <= 5 and statuses["429"] > 0  # the flood is refused …
+    assert report["flood"]["retry_after_and_hotlines_in_every_429"] is True
+    # … while every other sender's turn was answered (a 429 there would have raised), from its own address
+    assert report["others_unloaded"]["n"] == report["others_during_flood"]["n"] == 4 * len(benchmark.CHAT_SCRIPT)
+    assert report["others_p95_ratio"] > 0 and isinstance(report["others_p95_within_1_5x"], bool)
+
+
+def test_the_benchmark_lifts_only_the_address_limits(tmp_path: Path):
+    settings = isolated_settings({}, tmp_path, CREDENTIALS)
+    assert settings["RATE_LIMIT_CHAT_ADDRESS"] == settings["RATE_LIMIT_ASSESS_ADDRESS"] == "100000/minute"
+    assert "RATE_LIMIT_CHAT_SENDER" not in settings

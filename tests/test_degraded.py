@@ -316,7 +316,8 @@ class RealStack:
         self.logs = logs
         self.procs: Dict[str, subprocess.Popen] = {}
         self.health = {"actions": f"{self.settings.actions_base_url}/health",
-                       "rasa": f"{self.settings.rasa_base_url}/status"}
+                       # Rasa's /status needs its --auth-token (bot/runtime/stack.py)
+                       "rasa": f"{self.settings.rasa_base_url}/status?token={self.settings.rasa_auth_token}"}
 
     def start(self, name: str) -> None:
         log = open(self.logs / f"{name}.log", "ab")
@@ -400,7 +401,7 @@ def _degraded_turn(stack: RealStack, sender: str, message: str) -> List[Dict[str
 
 
 def _user_texts(stack: RealStack, sender: str) -> List[str]:
-    url = f"{stack.settings.rasa_base_url}/conversations/{sender}/tracker?include_events=AFTER_RESTART"
+    url = f"{stack.settings.rasa_base_url}/conversations/{sender}/tracker?include_events=AFTER_RESTART&token={stack.settings.rasa_auth_token}"  # Rasa runs with --auth-token
     with urllib.request.urlopen(url, timeout=20) as response:
         return [e.get("text") for e in json.load(response)["events"] if e.get("event") == "user"]
 

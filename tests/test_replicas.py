@@ -154,7 +154,7 @@ async def test_a_turn_processed_twice_after_a_timeout_is_reported_as_duplicated(
 
 def prod_settings(**extra: str) -> Settings:
     return Settings.from_env({"PROFILE": "prod", "RASA_PORT": "5160", "ACTIONS_PORT": "5169", "GATEWAY_PORT": "8160",
-                              "REDIS_URL": "redis://127.0.0.1:6379/6", **extra})
+                              "REDIS_URL": "redis://127.0.0.1:6379/6", "RASA_AUTH_TOKEN": "t", **extra})
 
 
 def test_prod_profile_starts_rasa_replicas_on_every_other_port_with_the_redis_endpoints():
@@ -176,7 +176,7 @@ def test_prod_environment_names_the_redis_stores_and_the_replicas_for_the_gatewa
 
 
 def test_default_profile_is_unchanged():
-    settings = Settings.from_env({"RASA_PORT": "5005"})
+    settings = Settings.from_env({"RASA_PORT": "5005", "RASA_AUTH_TOKEN": "t"})  # Rasa never runs without one
     cmds = stack.commands(settings)
     assert list(cmds) == ["actions", "rasa", "gateway"]
     assert cmds["rasa"][cmds["rasa"].index("--endpoints") + 1] == "endpoints.yml"

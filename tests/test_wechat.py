@@ -421,7 +421,7 @@ async def test_encrypted_mode_with_garbage_ciphertext_is_400(client, fake_chat):
 @pytest.mark.asyncio
 async def test_encrypted_message_for_another_app_id_is_400(client, fake_chat):
     crypto = WeChatCrypto(TOKEN, AES_KEY, "wxSomeoneElse000000")
-    timestamp, nonce = "1700000000", "987654"
+    timestamp, nonce = str(int(time.time())), "987654"  # a fresh one: an old timestamp is a replay (403)
     envelope = reply_fields(crypto.encrypt_message(text_xml("你好"), nonce, timestamp))
     query = {"signature": wechat_signature(TOKEN, timestamp, nonce), "timestamp": timestamp, "nonce": nonce,
              "encrypt_type": "aes", "msg_signature": envelope["MsgSignature"], "openid": OPENID}

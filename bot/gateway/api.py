@@ -9,6 +9,7 @@ from bot.gateway import services
 from bot.gateway.errors import MAX_TEXT_CHARS, ApiError, json_response, optional_answers, read_json_object, require_text
 from bot.gateway.kb_reload import kb_versions
 from bot.gateway.keys import RASA_KEY, current_kb
+from bot.gateway.ratelimit import sender_turn
 
 MAX_SENDER_CHARS = 128
 
@@ -42,7 +43,8 @@ async def chat_endpoint(request: web.Request) -> web.Response:
     channel = body.get("channel", "api")
     if channel not in services.CHANNELS:
         raise ApiError(400, f"'channel' must be one of {list(services.CHANNELS)}")
-    return json_response(await services.chat_turn(request.app, sender, message, channel))
+    async with sender_turn(request, "chat_sender", sender):  # rate and turns at a time, per sender
+        return json_response(await services.chat_turn(request.app, sender, message, channel))
 
 
 def setup_api(app: web.Application) -> None:

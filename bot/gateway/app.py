@@ -35,6 +35,8 @@ from bot.gateway.outreach_drills import setup_outreach_drills
 from bot.gateway.outreach_packs import setup_outreach_packs
 from bot.gateway.pages import setup_pages
 from bot.gateway.rasa_client import RasaClient
+from bot.gateway.ratelimit import setup_ratelimits
+from bot.gateway.security_headers import setup_security_headers
 from bot.gateway.stats import setup_stats
 from bot.gateway.wechat import setup_wechat
 from bot.gateway.widget import setup_widget
@@ -70,7 +72,8 @@ def create_app(
     app[SETTINGS_KEY] = settings
     # The KB of settings KB_DIR (or the one handed in), reloaded by POST /api/v1/kb/reload.
     app[LIVE_KB_KEY] = LiveKb.of(kb) if kb is not None else open_live_kb(settings.kb_dir)
-    app[RASA_KEY] = RasaClient(config.rasa_url, config.actions_url, config.timeout_s, rasa_urls=config.rasa_urls)
+    app[RASA_KEY] = RasaClient(config.rasa_url, config.actions_url, config.timeout_s, rasa_urls=config.rasa_urls,
+                               token=config.rasa_token)
     app[BLOCKLIST_KEY] = get_blocklist(settings)
     # Keyed by the session secret when one is set, so buttons survive a restart.
     app[BUTTONS_KEY] = ButtonSigner(settings.session_secret.encode() or None)
@@ -78,6 +81,8 @@ def create_app(
     app[STAGE_MODEL_KEY] = get_stage_model(settings)
     app[CHECK_LISTENERS] = []
     app.cleanup_ctx.append(_rasa_client_ctx)
+    setup_security_headers(app, settings)  # every response, error pages included
+    setup_ratelimits(app, settings)  # before the parts: auth and WeChat use the limiter
     setup_degraded(app)  # Rasa silent: answers from bot.kb, messages kept (issue 13)
     setup_api(app)
     setup_widget(app)  # residents (issue 4)

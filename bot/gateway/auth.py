@@ -28,13 +28,12 @@ import functools
 import getpass
 import hmac
 import logging
+import math
 import os
 import sys
-import time
-from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Awaitable, Callable, Deque, Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple
+from typing import Any, Awaitable, Callable, Dict, FrozenSet, Iterable, List, Mapping, Optional, Tuple
 from urllib.parse import quote
 
 import aiohttp_jinja2
@@ -49,6 +48,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.fernet import Fernet
 
 from bot.gateway.errors import ApiError
+from bot.gateway.ratelimit import LIMITER_KEY, LOGIN_LIMITED_TEXT, RateLimiter, client_address
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -172,29 +172,6 @@ def verify_login(operators: Dict[str, Operator], username: str, password: str) -
     return operator
 
 
-class LoginThrottle:
-    """At most `limit` failed logins per username in `window` seconds."""
-
-    def __init__(self, limit: int = 5, window: float = 300.0) -> None:
-        self.limit, self.window = limit, window
-        self._failures: Dict[str, Deque[float]] = defaultdict(deque)
-
-    def _recent(self, key: str) -> Deque[float]:
-        q = self._failures[key]
-        while q and time.monotonic() - q[0] > self.window:
-            q.popleft()
-        return q
-
-    def blocked(self, key: str) -> bool:
-        return len(self._recent(key)) >= self.limit
-
-    def failed(self, key: str) -> None:
-        self._recent(key).append(time.monotonic())
-
-    def succeeded(self, key: str) -> None:
-        self._failures.pop(key, None)
-
-
 # -- configuration ----------------------------------------------------------------
 
 
@@ -220,7 +197,6 @@ class AuthConfig:
 
 
 OPERATORS_KEY = web.AppKey("operators", OperatorAccounts)
-THROTTLE_KEY = web.AppKey("login_throttle", LoginThrottle)
 API_TOKENS_KEY = web.AppKey("api_tokens", frozenset)
 AUTH_CONFIG_KEY = web.AppKey("auth_config", AuthConfig)
 SESSION_USER = "operator"
@@ -322,21 +298,27 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     username = str(form.get("username", "")).strip()
     password = str(form.get("password", ""))
     target = _safe_next(str(form.get("next", "")))
-    throttle = request.app[THROTTLE_KEY]
-    if throttle.blocked(username):
-        error, status = "尝试次数太多，请 5 分钟后再试。", 429
+    # Wrong logins are limited per username and per address (bot/gateway/ratelimit.py).
+    limiter, address = request.app[LIMITER_KEY], client_address(request)
+    wait = limiter.blocked("login_username", username) or limiter.blocked("login_address", address)
+    if wait is not None:
+        error, status = LOGIN_LIMITED_TEXT.format(minutes=max(1, math.ceil(wait / 60))), 429
     else:
         operator = verify_login(request.app[OPERATORS_KEY].current(), username, password)
         if operator:
-            throttle.succeeded(username)
+            limiter.clear("login_username", username)
             session = await new_session(request)  # a fresh session id on every login
             session[SESSION_USER] = operator.username
             log.info("operator %s logged in", operator.username)
             raise web.HTTPFound(target)
-        throttle.failed(username)
+        limiter.hit("login_username", username)
+        limiter.hit("login_address", address)
         error, status = "用户名或密码不对。", 401
     context = {"next": target, "error": error, "username": username}
-    return aiohttp_jinja2.render_template("login.html", request, context, status=status)
+    response = aiohttp_jinja2.render_template("login.html", request, context, status=status)
+    if wait is not None:
+        response.headers["Retry-After"] = str(wait)
+    return response
 
 
 async def logout(request: web.Request) -> web.StreamResponse:
@@ -360,7 +342,8 @@ def setup_auth(app: web.Application, api_tokens: Iterable[str], config: Optional
     setup_session(app, storage)
     app[AUTH_CONFIG_KEY] = config
     app[OPERATORS_KEY] = OperatorAccounts(config.operators_file)
-    app[THROTTLE_KEY] = LoginThrottle()
+    if LIMITER_KEY not in app:  # an app without create_app (tests, tools): limits from the settings
+        app[LIMITER_KEY] = RateLimiter.from_settings(Settings())
     app[API_TOKENS_KEY] = frozenset(api_tokens)
     app.router.add_get(LOGIN_PATH, login_page)
     app.router.add_post(LOGIN_PATH, login_submit)

@@ -13,10 +13,12 @@ class GatewayConfig:
     api_tokens: frozenset = field(default_factory=frozenset)
     rasa_urls: tuple = ()  # the replicas of the production profile; empty: rasa_url alone
     timeout_s: float = 10.0  # how long one Rasa request may take
+    rasa_token: str = ""  # Rasa's --auth-token (RASA_AUTH_TOKEN), sent with every call to Rasa
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "GatewayConfig":
         return cls(
             settings.rasa_base_url, settings.actions_base_url, settings.tokens,
             rasa_urls=tuple(settings.rasa_base_urls), timeout_s=settings.chat_timeout_s,
+            rasa_token=settings.rasa_auth_token,
         )

@@ -89,7 +89,9 @@ async def json_errors(
     try:
         return await handler(request)
     except ApiError as err:
-        return error_response(err.status, err.message)
+        response = error_response(err.status, err.message)
+        response.headers.update(getattr(err, "headers", None) or {})  # e.g. Retry-After on a 429
+        return response
     except web.HTTPRequestEntityTooLarge:
         return error_response(413, f"request body too large (max {request.app['max_body']} bytes)")
     except ConnectionResetError:

@@ -11,6 +11,10 @@ replica is alive but slow, so the store is watched for one more timeout before t
 sent again: resending under overload would only duplicate turns); and after a retried send a
 turn stored twice is counted and logged as a duplicated turn. Turns carry a turn id in
 their metadata for this (only with replicas: a single Rasa has nowhere to retry).
+
+Rasa's HTTP API runs with ``--auth-token`` (bot/runtime/stack.py): `token` is sent as Rasa
+expects it, the ``token`` query parameter, on every call to Rasa (never to the action
+server, which has no such token).
 """
 from __future__ import annotations
 
@@ -106,6 +110,7 @@ class RasaClient:
     actions_url: str
     timeout_s: float = 10.0
     rasa_urls: Sequence[str] = ()
+    token: str = ""  # Rasa's --auth-token (RASA_AUTH_TOKEN)
     _session: Optional[aiohttp.ClientSession] = None
     replicas: List[Replica] = field(default_factory=list)
     counters: Dict[str, int] = field(default_factory=lambda: {"retried": 0, "recovered_from_store": 0, "duplicated": 0})
@@ -128,9 +133,16 @@ class RasaClient:
             raise RuntimeError("RasaClient.start() was not awaited")
         return self._session
 
+    def _auth(self, url: str, params: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+        """`params` plus Rasa's token, for a URL of Rasa (not of the action server)."""
+        params = dict(params or {})
+        if self.token and any(url.startswith(replica.url) for replica in self.replicas):
+            params["token"] = self.token
+        return params
+
     async def _request(self, method: str, url: str, payload: Optional[Dict[str, Any]] = None) -> Any:
         try:
-            async with self.session.request(method, url, json=payload) as response:
+            async with self.session.request(method, url, json=payload, params=self._auth(url)) as response:
                 if response.status != 200:
                     raise _Failed(f"{url} answered HTTP {response.status}")
                 return await response.json()
@@ -236,7 +248,7 @@ class RasaClient:
         """The conversation's events since its last restart (Rasa's HTTP API, --enable-api)."""
         url = f"{self.rasa_url}/conversations/{quote(sender, safe='')}/tracker"
         try:
-            async with self.session.get(url, params={"include_events": "AFTER_RESTART"}) as response:
+            async with self.session.get(url, params=self._auth(url, {"include_events": "AFTER_RESTART"})) as response:
                 if response.status != 200:
                     raise RasaUnavailable(f"{url} answered HTTP {response.status}")
                 return list((await response.json()).get("events") or [])
@@ -248,7 +260,8 @@ class RasaClient:
 
     async def _is_ready(self, url: str, timeout_s: float = 2.0) -> bool:
         try:
-            async with self.session.get(url, timeout=aiohttp.ClientTimeout(total=timeout_s)) as response:
+            async with self.session.get(url, params=self._auth(url),
+                                        timeout=aiohttp.ClientTimeout(total=timeout_s)) as response:
                 return response.status == 200
         except (aiohttp.ClientError, asyncio.TimeoutError):
             return False

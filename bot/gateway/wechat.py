@@ -28,6 +28,21 @@ in the background, and its answer is handed out with the resident's next
 message.  A retried MsgId joins the turn already running instead of sending the
 message to Rasa twice.
 
+Replays and duplicates (issue 13):
+
+- a request whose signed ``timestamp`` (or whose message's ``CreateTime``) is more
+  than ``WECHAT_MAX_CLOCK_SKEW_S`` (300 s, WeChat's own guidance) from our clock is
+  refused with 403: a captured signed request cannot be replayed later;
+- duplicates are recognised per user: a message by ``(FromUserName, MsgId)``, an
+  event by ``(FromUserName, CreateTime, Event)``, kept ``WECHAT_DEDUPE_TTL_S`` in a
+  bounded ``TTLCache``; with ``REDIS_URL`` a finished reply is also kept in Redis
+  under that key, so a retry that reaches another replica (or a restarted one) gets
+  the same reply instead of a second turn.  Two users who send the same MsgId never
+  see each other's replies;
+- a ``MsgId`` or ``CreateTime`` that is not a number is malformed XML (400, no traceback);
+- rate limits per address and per openid (bot/gateway/ratelimit.py) are answered with
+  a text reply that still says 110 / 96110 (WeChat shows an error status as "该公众号暂时无法提供服务").
+
 Configuration comes from the settings (bot/settings.py; environment variables, DESIGN.md):
 
 - ``WECHAT_TOKEN`` (required).  **Without it the endpoint refuses to start:**
@@ -42,7 +57,9 @@ Configuration comes from the settings (bot/settings.py; environment variables, D
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any, AsyncIterator, Dict, List, Mapping, Optional, Tuple
 
@@ -55,6 +72,8 @@ from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
 from bot.gateway import services
+from bot.gateway.ratelimit import LIMITER_KEY as _LIMITER_KEY
+from bot.gateway.ratelimit import client_address, rate_limited_text
 from bot.kb import RISK_LABELS
 from bot.kb.loss import URGENT_STEPS
 from bot.kb.stage import URGENT_STAGES
@@ -71,7 +90,10 @@ URGENT_LEAD_LINES = len(URGENT_STEPS)
 PENDING_TTL_S = 15 * 60  # how long a late answer waits to be picked up
 # WeChat retries within ~15 s; a turn is kept a while for those retries (a turn itself
 # ends within the Rasa client's 10 s timeout).
-RETRY_WINDOW_S = 120
+RETRY_WINDOW_S = 120  # default of WECHAT_DEDUPE_TTL_S
+MAX_CLOCK_SKEW_S = 300  # default of WECHAT_MAX_CLOCK_SKEW_S
+MAX_ID_DIGITS = 24  # MsgId is a 64-bit number; CreateTime a Unix time
+REPLY_KEY_PREFIX = "fzzc:wechat:reply:"
 MAX_TRACKED = 5000  # bound on every per-user / per-message cache
 
 WELCOME_TEXT = (
@@ -108,8 +130,13 @@ class WeChatSettings:
     token: str
     app_id: str = ""
     crypto: Optional[WeChatCrypto] = None
-    # MsgId → turn; WeChat retries a message it got no answer to
+    max_skew_s: int = MAX_CLOCK_SKEW_S
+    dedupe_ttl_s: int = RETRY_WINDOW_S
+    redis_url: Optional[str] = None  # finished replies shared by replicas (see `ReplyStore`)
+    # (openid, MsgId) → turn; WeChat retries a message it got no answer to
     turns: TTLCache = field(default_factory=lambda: TTLCache(MAX_TRACKED, RETRY_WINDOW_S))
+    # (openid, CreateTime, Event) → the answer given to that event
+    events: TTLCache = field(default_factory=lambda: TTLCache(MAX_TRACKED, RETRY_WINDOW_S))
     # openid → the turn that missed the 5 s window
     late: TTLCache = field(default_factory=lambda: TTLCache(MAX_TRACKED, PENDING_TTL_S))
     # openid → the buttons of the last reply (so "1" or "是" sends the payload)
@@ -137,7 +164,12 @@ def connector_settings(settings: Settings) -> Optional[WeChatSettings]:
         except Exception as err:  # wrong length / not base64: wechatpy asserts
             log.error("WECHAT_ENCODING_AES_KEY is invalid (%s): %s is not mounted", err.__class__.__name__, WECHAT_PATH)
             return None
-    return WeChatSettings(token=token, app_id=app_id, crypto=crypto)
+    ttl = max(1, settings.wechat_dedupe_ttl_s)
+    return WeChatSettings(
+        token=token, app_id=app_id, crypto=crypto, max_skew_s=settings.wechat_max_clock_skew_s,
+        dedupe_ttl_s=ttl, redis_url=settings.redis_url,
+        turns=TTLCache(MAX_TRACKED, ttl), events=TTLCache(MAX_TRACKED, ttl),
+    )
 
 
 def settings_from_env(env: Mapping[str, str]) -> Optional[WeChatSettings]:
@@ -151,6 +183,7 @@ def setup_wechat(app: web.Application, settings: Settings) -> bool:
     if connector is None:
         return False
     app[WECHAT_KEY] = connector
+    app[REPLY_STORE_KEY] = ReplyStore(connector.redis_url, connector.dedupe_ttl_s)
     app.router.add_get(WECHAT_PATH, verify_endpoint)
     app.router.add_post(WECHAT_PATH, message_endpoint)
     app.cleanup_ctx.append(_turns_ctx)
@@ -166,6 +199,64 @@ async def _turns_ctx(app: web.Application) -> AsyncIterator[None]:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    await app[REPLY_STORE_KEY].close()
+
+
+class ReplyStore:
+    """Finished replies by (openid, MsgId) in Redis, for retries that reach another replica.
+
+    Without a Redis URL it does nothing (the in-process `turns` cache is the whole story).
+    A Redis error costs only the cross-replica dedupe, never the reply.
+    """
+
+    def __init__(self, redis_url: Optional[str], ttl_s: int) -> None:
+        self.ttl_s = ttl_s
+        self._redis: Any = None
+        if redis_url:
+            import redis.asyncio as aioredis  # only with REDIS_URL
+
+            self._redis = aioredis.from_url(redis_url, socket_timeout=0.5, socket_connect_timeout=0.5)
+
+    @staticmethod
+    def _key(openid: str, msg_id: str) -> str:
+        return REPLY_KEY_PREFIX + json.dumps([openid, msg_id], ensure_ascii=False)
+
+    async def get(self, openid: str, msg_id: str) -> Optional[str]:
+        if self._redis is None:
+            return None
+        try:
+            value = await self._redis.get(self._key(openid, msg_id))
+        except Exception as err:  # noqa: BLE001
+            log.warning("WeChat: reply store unavailable (%s)", err.__class__.__name__)
+            return None
+        return value.decode("utf-8") if value is not None else None
+
+    async def put(self, openid: str, msg_id: str, text: str) -> None:
+        if self._redis is None:
+            return
+        try:
+            await self._redis.set(self._key(openid, msg_id), text.encode("utf-8"), ex=self.ttl_s)
+        except Exception as err:  # noqa: BLE001
+            log.warning("WeChat: reply store unavailable (%s)", err.__class__.__name__)
+
+    async def close(self) -> None:
+        if self._redis is not None:
+            await self._redis.close()
+
+
+REPLY_STORE_KEY = web.AppKey("wechat_replies", ReplyStore)
+
+
+def _is_number(value: str) -> bool:
+    """ASCII digits only (str.isdigit also takes "１２３"), and not absurdly long."""
+    return value.isascii() and value.isdigit() and len(value) <= MAX_ID_DIGITS
+
+
+def _is_fresh(value: str, max_skew_s: int) -> bool:
+    """A Unix time (as WeChat sends it) within `max_skew_s` of our clock."""
+    if not _is_number(value):
+        return False
+    return abs(time.time() - int(value)) <= max_skew_s
 
 
 # -- signature ---------------------------------------------------------------
@@ -181,6 +272,9 @@ def _check_request_signature(request: web.Request, token: str) -> Tuple[str, str
     except InvalidSignatureException:
         log.warning("WeChat: bad signature from %s", request.remote)
         raise web.HTTPForbidden(text="invalid signature") from None
+    if not _is_fresh(timestamp, request.app[WECHAT_KEY].max_skew_s):
+        log.warning("WeChat: signed request with a stale timestamp from %s (replay?)", request.remote)
+        raise web.HTTPForbidden(text="stale timestamp")
     return timestamp, nonce
 
 
@@ -219,12 +313,23 @@ async def message_endpoint(request: web.Request) -> web.Response:
         source, target = message.source, message.target
         if not source or not target:
             raise ValueError("no FromUserName / ToUserName")
+        fields = getattr(message, "_data", None) or {}
+        msg_id, created = (str(fields.get(k) or "").strip() for k in ("MsgId", "CreateTime"))
+        if msg_id and not _is_number(msg_id):
+            raise ValueError("MsgId is not a number")
+        if created and not _is_number(created):
+            raise ValueError("CreateTime is not a number")
     except Exception as err:
         log.warning("WeChat: malformed message: %s", err.__class__.__name__)
         raise web.HTTPBadRequest(text="malformed WeChat XML") from None
+    if created and not _is_fresh(created, settings.max_skew_s):
+        log.warning("WeChat: message with a stale CreateTime from %s (replay?)", request.remote)
+        raise web.HTTPForbidden(text="stale CreateTime")
+    limiter = request.app.get(_LIMITER_KEY)
+    wait = limiter.hit("wechat_address", client_address(request)) if limiter is not None else None
 
     try:
-        text = await _answer(request.app, message)
+        text = rate_limited_text(wait) if wait is not None else await _answer(request.app, message, msg_id, created)
     except Exception:  # WeChat shows "暂时无法提供服务" on an error status; say something useful instead
         log.exception("WeChat: could not answer a %s message", getattr(message, "type", "?"))
         text = ERROR_TEXT
@@ -237,33 +342,46 @@ async def message_endpoint(request: web.Request) -> web.Response:
     return web.Response(text=body, content_type="application/xml")
 
 
-def _message_id(message: Any) -> str:
-    """MsgId as sent ("" when absent): wechatpy's int() raises on "abc" and on 5,000 digits."""
-    raw = str(getattr(message, "_data", {}).get("MsgId") or "").strip()
-    return "" if raw in ("", "0") else raw[:64]
-
-
-async def _answer(app: web.Application, message: Any) -> Optional[str]:
+async def _answer(app: web.Application, message: Any, msg_id: str = "", created: str = "") -> Optional[str]:
     kind = message.type
     if kind == "event":
-        if message.event in ("subscribe", "subscribe_scan"):
-            return WELCOME_TEXT
-        return None
+        return _event_answer(app[WECHAT_KEY], message, created)
     if kind != "text":
         return TEXT_ONLY_TEXT
     content = (message.content or "").strip()
     if not content:
         return TEXT_ONLY_TEXT
-    msg_id = _message_id(message)
+    msg_id = "" if msg_id.strip("0") == "" else msg_id  # "0" or absent: no id to dedupe on
     return await _text_turn(app, message.source, content[:MAX_MESSAGE_CHARS], msg_id)
+
+
+def _event_answer(settings: WeChatSettings, message: Any, created: str) -> Optional[str]:
+    """An event's answer; a retried event (same user, CreateTime, event) gets the same one."""
+    event = str(getattr(message, "event", "") or "")
+    key = (message.source, created, event)
+    if created and key in settings.events:
+        return settings.events[key]
+    answer = WELCOME_TEXT if event in ("subscribe", "subscribe_scan") else None
+    if created:
+        settings.events[key] = answer
+    return answer
 
 
 async def _text_turn(app: web.Application, openid: str, content: str, msg_id: str) -> str:
     settings = app[WECHAT_KEY]
     _cancel_expired(settings)
-    known = settings.turns.get(msg_id) if msg_id else None
+    key = (openid, msg_id)
+    known = settings.turns.get(key) if msg_id else None
     if known is not None:  # WeChat retrying a message it got no answer to: join that turn
         return await _await_turn(settings, openid, known, [])
+    if msg_id:
+        stored = await app[REPLY_STORE_KEY].get(openid, msg_id)
+        if stored is not None:  # answered by another replica (or before a restart)
+            return stored
+    limiter = app.get(_LIMITER_KEY)
+    wait = limiter.hit("wechat_sender", openid) if limiter is not None else None
+    if wait is not None:
+        return rate_limited_text(wait)
     parts: List[str] = []
     task = settings.late.get(openid)
     if task is not None:
@@ -276,8 +394,11 @@ async def _text_turn(app: web.Application, openid: str, content: str, msg_id: st
     message = _payload_for(settings, openid, content)
     task = asyncio.ensure_future(_run_turn(app, "wx:" + openid, message))
     if msg_id:
-        settings.turns[msg_id] = task
-    return await _await_turn(settings, openid, task, parts)
+        settings.turns[key] = task
+    text = await _await_turn(settings, openid, task, parts)
+    if msg_id and task.done():
+        await app[REPLY_STORE_KEY].put(openid, msg_id, text)
+    return text
 
 
 async def _await_turn(settings: WeChatSettings, openid: str, task: "asyncio.Task", parts: List[str]) -> str:

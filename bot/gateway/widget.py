@@ -29,8 +29,9 @@ from bot.kb import RISK_LABELS
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 INDEX_FILE = STATIC_DIR / "index.html"
 
-# The page may be framed by any community website (that is what embed.js does),
-# so there is no frame-ancestors restriction; everything else is same-origin.
+# The page is framed by community websites (that is what embed.js does): its
+# frame-ancestors come from EMBED_ORIGINS (bot/gateway/security_headers.py);
+# everything else is same-origin.
 PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'"
@@ -55,9 +56,8 @@ async def _asset_headers(request: web.Request, response: web.StreamResponse) -> 
     if request.path.startswith("/widget/"):
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Cache-Control", "no-cache")
-        if request.path.endswith("/embed.js"):
-            # Loaded by other websites' pages.
-            response.headers.setdefault("Access-Control-Allow-Origin", "*")
+        # embed.js is loaded by other websites' pages: its CORS header follows EMBED_ORIGINS
+        # (bot/gateway/security_headers.py).
 
 
 # The risk levels' names, from the one place they are written (bot.kb.RISK_LABELS).

@@ -5,6 +5,9 @@ sequential latency of /api/v1/assess and of a chat turn through /api/v1/chat, th
 throughput of /api/v1/assess under concurrent load; then the operator and outreach
 parts: POST and GET /api/v1/cases, the console's live assessment over /console/ws,
 GET /api/v1/stats, tip-sheet and case PDFs; and last the memory of each process.
+The rate-limit phase (issue 13) floods /api/v1/chat as one sender from its own loopback
+address while other senders (other addresses) talk: the flood must get 429s and the
+others' p95 stay within 1.5x of their p95 without the flood.
 Writes reports/bench.json.
 
 The stack runs with its own temporary case store, statistics, blocklist, operators
@@ -15,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import secrets
 import statistics
@@ -51,6 +55,12 @@ BENCH_OPERATOR = "bench"
 # Settings the benchmark must not inherit from the caller's shell: they would point the
 # gateway at another Rasa, or its statistics and blocklist at a shared Redis.
 INHERITED_SETTINGS_DROPPED = ("RASA_URL", "ACTIONS_URL", "REDIS_URL", "STATS_REDIS_URL")
+# The throughput phases send hundreds of requests a minute from 127.0.0.1: the address
+# limits are lifted for the run (they are measured apart); the per-sender limit stays.
+BENCH_RATE_LIMITS = {"RATE_LIMIT_CHAT_ADDRESS": "100000/minute", "RATE_LIMIT_ASSESS_ADDRESS": "100000/minute"}
+FLOOD_ADDRESS = "127.0.0.2"  # loopback addresses of their own, as separate clients would have
+OTHER_ADDRESSES = ("127.0.0.3", "127.0.0.4", "127.0.0.5", "127.0.0.6")
+P95_TARGET_RATIO = 1.5
 
 
 def percentile(values: Sequence[float], q: float) -> float:
@@ -96,6 +106,7 @@ def isolated_settings(env: Mapping[str, str], state_dir: Path, credentials: Cred
         "BLOCKLIST_FILE": str(state_dir / "blocklist.csv"),
         "OPERATORS_FILE": str(state_dir / "operators.yml"),
         "API_TOKENS": credentials.api_token,
+        **BENCH_RATE_LIMITS,
     })
     return settings
 
@@ -180,6 +191,86 @@ async def measure(base: str, rounds: int, concurrency: int, load_seconds: float)
             "concurrency": concurrency, "seconds": round(elapsed, 1),
             "requests": done, "per_second": round(done / elapsed, 1),
         },
+    }
+
+
+async def _conversations(base: str, tag: str, rounds: int) -> List[float]:
+    """Each OTHER_ADDRESSES client talks CHAT_SCRIPT `rounds` times, a new sender each time."""
+
+    async def client(k: int, address: str) -> List[float]:
+        samples: List[float] = []
+        connector = aiohttp.TCPConnector(local_addr=(address, 0))
+        async with aiohttp.ClientSession(connector=connector) as session:
+            for r in range(rounds):
+                for message in CHAT_SCRIPT:
+                    payload = {"sender": f"rl-{tag}-{k}-{r}", "message": message}
+                    samples.append(await _timed_post(session, f"{base}/api/v1/chat", payload))
+        return samples
+
+    results = await asyncio.gather(*(client(k, a) for k, a in enumerate(OTHER_ADDRESSES)))
+    return [ms for samples in results for ms in samples]
+
+
+async def _flood(base: str, concurrency: int, stop: Any, ready: Any) -> Dict[str, Any]:
+    """One sender posting chat turns `concurrency` at a time, ignoring Retry-After, until `stop`."""
+    counts: Dict[str, int] = {}
+    retry_after_ok = True
+
+    async def flood(session: aiohttp.ClientSession) -> None:
+        nonlocal retry_after_ok
+        while not stop.is_set():
+            async with session.post(f"{base}/api/v1/chat", json={"sender": "rl-flood", "message": ASSESS_TEXTS[0]}) as r:
+                body = await r.read()
+                counts[str(r.status)] = counts.get(str(r.status), 0) + 1
+                ready.set()
+                if r.status == 429:
+                    text = json.loads(body).get("error", "")
+                    retry_after_ok &= r.headers.get("Retry-After", "").isdigit() and "96110" in text and "110" in text
+
+    connector = aiohttp.TCPConnector(local_addr=(FLOOD_ADDRESS, 0), limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        await asyncio.gather(*(flood(session) for _ in range(concurrency)))
+    return {"statuses": counts, "retry_after_ok": retry_after_ok}
+
+
+def _flood_process(base: str, concurrency: int, stop: Any, ready: Any, results: Any) -> None:
+    results.put(asyncio.run(_flood(base, concurrency, stop, ready)))
+
+
+async def measure_rate_limits(base: str, rounds: int, flood_concurrency: int, sender_limit: str) -> Dict:
+    """Other senders' chat latency without and with one sender flooding /api/v1/chat.
+
+    The flood runs in a process of its own, as it would on another machine: its client work
+    must not be timed as the other senders' latency.
+    """
+    await _conversations(base, "warm", 1)
+    unloaded = await _conversations(base, "base", rounds)
+    ctx = multiprocessing.get_context("spawn")
+    stop, ready, results = ctx.Event(), ctx.Event(), ctx.Queue()
+    flooder = ctx.Process(target=_flood_process, args=(base, flood_concurrency, stop, ready, results), daemon=True)
+    flooder.start()
+    started = time.perf_counter()
+    try:
+        if not await asyncio.get_running_loop().run_in_executor(None, ready.wait, 60):
+            raise RuntimeError("the flooding process sent nothing within 60 s")
+        await asyncio.sleep(1.0)  # the flood is under way before the others start
+        loaded = await _conversations(base, "load", rounds)
+    finally:
+        stop.set()
+    flood = await asyncio.get_running_loop().run_in_executor(None, results.get, True, 60)
+    flooder.join(10)
+    elapsed = time.perf_counter() - started
+    counts, retry_after_ok = flood["statuses"], flood["retry_after_ok"]
+    base_p95, load_p95 = summarise(unloaded)["p95_ms"], summarise(loaded)["p95_ms"]
+    ratio = round(load_p95 / base_p95, 2) if base_p95 else float("inf")
+    return {
+        "sender_limit": sender_limit,
+        "flood": {"concurrency": flood_concurrency, "seconds": round(elapsed, 1), "statuses": counts,
+                  "requests": sum(counts.values()), "retry_after_and_hotlines_in_every_429": retry_after_ok},
+        "others_unloaded": summarise(unloaded),
+        "others_during_flood": summarise(loaded),
+        "others_p95_ratio": ratio,
+        "others_p95_within_1_5x": ratio <= P95_TARGET_RATIO,
     }
 
 
@@ -282,6 +373,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--operator-rounds", type=int, default=100,
                         help="cases created and console round trips")
     parser.add_argument("--pdf-rounds", type=int, default=10)
+    parser.add_argument("--rate-limit-rounds", type=int, default=3,
+                        help="conversations per other sender in the rate-limit phase")
+    parser.add_argument("--flood-concurrency", type=int, default=20)
+    parser.add_argument("--only-rate-limits", action="store_true",
+                        help="the rate-limit phase alone (writes reports/bench-rate-limit.json)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="fzzc-bench-") as state_dir:
         return run(args, Path(state_dir))
@@ -312,10 +408,15 @@ def run(args: argparse.Namespace, state_dir: Path) -> int:
             time.sleep(0.25)
         report: Dict = {"time_to_healthy_s": round(time.monotonic() - started, 1)}
         print(f"healthy after {report['time_to_healthy_s']} s; measuring …", flush=True)
-        report.update(asyncio.run(measure(base, args.rounds, args.concurrency, args.load_seconds)))
-        report["memory_rss_mb_before_operator"] = {"gateway": rss_mb(processes["gateway"].pid)}
-        print("measuring the operator and outreach parts …", flush=True)
-        report.update(asyncio.run(measure_operator(base, credentials, args.operator_rounds, args.pdf_rounds)))
+        if not args.only_rate_limits:
+            report.update(asyncio.run(measure(base, args.rounds, args.concurrency, args.load_seconds)))
+            report["memory_rss_mb_before_operator"] = {"gateway": rss_mb(processes["gateway"].pid)}
+        print("measuring the rate limits (one sender flooding) …", flush=True)
+        report["rate_limit"] = asyncio.run(measure_rate_limits(
+            base, args.rate_limit_rounds, args.flood_concurrency, settings.rate_limit_chat_sender))
+        if not args.only_rate_limits:
+            print("measuring the operator and outreach parts …", flush=True)
+            report.update(asyncio.run(measure_operator(base, credentials, args.operator_rounds, args.pdf_rounds)))
         report["memory_rss_mb"] = {name: rss_mb(p.pid) for name, p in processes.items()}
         report["machine"] = {"cpus": os.cpu_count()}
     except (RuntimeError, aiohttp.ClientError, asyncio.TimeoutError) as err:
@@ -324,7 +425,7 @@ def run(args: argparse.Namespace, state_dir: Path) -> int:
     finally:
         stack.stop_all(processes)
     REPORTS.mkdir(exist_ok=True)
-    (REPORTS / "bench.json").write_text(json.dumps(report, ensure_ascii=False, indent=2))
+    (REPORTS / ("bench-rate-limit.json" if args.only_rate_limits else "bench.json")).write_text(json.dumps(report, ensure_ascii=False, indent=2))
     print(json.dumps(report, ensure_ascii=False, indent=2))
     return 0
 

@@ -13,10 +13,15 @@ masked), the action server, and the gateway spreading turns over the replicas
 started again after a back-off (1 s, doubling up to REPLICA_RESTART_MAX_S, reset once it
 has run for a minute); the gateway passes a dead replica over and sends it turns again
 once it answers.
+
+Rasa's HTTP API (``--enable-api``) runs with ``--auth-token``: ``RASA_AUTH_TOKEN`` from
+the environment, or a random one made for this start (`environment`), which the gateway
+(a child, same environment) sends on every call. The token is never printed.
 """
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -27,7 +32,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from bot.settings import ROOT, Settings
 
@@ -53,6 +58,8 @@ def replica_urls(settings: Settings) -> List[str]:
 
 
 def _rasa_command(settings: Settings, port: int) -> List[str]:
+    if not settings.rasa_auth_token:
+        raise ValueError("RASA_AUTH_TOKEN is empty: build the settings from stack.environment()")
     endpoints = settings.rasa_endpoints
     if settings.prod and endpoints == "endpoints.yml":
         endpoints = PROD_ENDPOINTS
@@ -61,6 +68,7 @@ def _rasa_command(settings: Settings, port: int) -> List[str]:
         "--interface", settings.rasa_host,
         "--model", str(MODEL), "--endpoints", endpoints,
         "--credentials", "credentials.yml",
+        "--auth-token", settings.rasa_auth_token,
     ]
 
 
@@ -91,6 +99,8 @@ def environment(base: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     settings = Settings.from_env(env)
     env.update(settings.as_env())  # endpoints.yml reads ${ACTIONS_PORT}
     env["RASA_TELEMETRY_ENABLED"] = "false"
+    if not env.get("RASA_AUTH_TOKEN", "").strip():  # one per start; Rasa and the gateway share it
+        env["RASA_AUTH_TOKEN"] = secrets.token_urlsafe(32)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     if settings.prod:
         url = prod_redis_url(settings)
@@ -194,7 +204,8 @@ def _supervise(components: List[Component], env: Dict[str, str], settings: Setti
             c.start(env)
             if c.name.startswith("rasa"):
                 port = c.cmd[c.cmd.index("--port") + 1]
-                c.awaiting_rejoin = f"http://127.0.0.1:{port}/status"
+                token = quote(settings.rasa_auth_token, safe="")  # /status needs Rasa's token
+                c.awaiting_rejoin = f"http://127.0.0.1:{port}/status?token={token}"
     return None
 
 

@@ -282,6 +282,7 @@
 
   function errorText(status) {
     if (status === 413) return "这段话太长了，请分成几段发。";
+    if (status === 429) return "发得太快了，请过一会儿再发。钱已经转出去了，马上打 110；拿不准，打 96110。";
     if (status && status >= 400 && status < 500) return "这条没发出去，请换个说法再试。";
     if (status === 429) return "发得太快了，请过一会儿再发。着急请打 96110。";
     if (status) return "助手正在启动或有点忙，这条没发出去。着急请打 96110。";
