@@ -19,6 +19,8 @@ keeps conversations in Redis, without one in memory.
 """
 from __future__ import annotations
 
+import json
+import time
 from typing import Any, Iterable, Optional, Text
 
 from rasa.core.tracker_store import InMemoryTrackerStore, RedisTrackerStore, TrackerStore
@@ -46,9 +48,13 @@ class MaskingTrackerStore(TrackerStore):
         host: Optional[Text] = None,
         event_broker=None,
         store_type: Optional[Text] = None,
+        timing_log: Optional[Text] = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(domain, event_broker, **kwargs)
+        # `make bench` writes its own endpoints file with `timing_log: <path>`: one JSON
+        # line per retrieve and save (milliseconds, events), nothing about the sender.
+        self._timing_log = open(timing_log, "a", encoding="utf-8") if timing_log else None
         if host or store_type == "redis":
             self._inner = RedisTrackerStore(domain=domain, host=host or "localhost", event_broker=None, **kwargs)
         else:
@@ -70,13 +76,25 @@ class MaskingTrackerStore(TrackerStore):
         if hasattr(self, "_inner"):
             self._inner.domain = self._domain
 
+    def _timed(self, op: str, started: float, **fields: Any) -> None:
+        if self._timing_log is not None:
+            record = {"op": op, "ms": round((time.perf_counter() - started) * 1000, 3), **fields}
+            self._timing_log.write(json.dumps(record) + "\n")
+            self._timing_log.flush()
+
     async def save(self, tracker) -> None:
+        started = time.perf_counter()
         masked = mask_tracker(tracker, self)
+        mask_ms = round((time.perf_counter() - started) * 1000, 3)
         await self.stream_events(masked)
         await self._inner.save(masked)
+        self._timed("save", started, mask_ms=mask_ms, events=len(tracker.events))
 
     async def retrieve(self, sender_id: Text):
-        return await self._inner.retrieve(sender_id)
+        started = time.perf_counter()
+        tracker = await self._inner.retrieve(sender_id)
+        self._timed("retrieve", started, events=len(tracker.events) if tracker else 0)
+        return tracker
 
     async def retrieve_full_tracker(self, conversation_id: Text):
         return await self._inner.retrieve_full_tracker(conversation_id)

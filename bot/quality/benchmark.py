@@ -1,7 +1,9 @@
 """`make bench`: start the whole stack on spare ports and measure it.
 
 Reports medians and percentiles (these machines are noisy): time to healthy, the
-sequential latency of /api/v1/assess and of a chat turn through /api/v1/chat, the
+sequential latency of /api/v1/assess and of a chat turn through /api/v1/chat, a chat
+turn stage by stage (gateway, NLU, the dialogue, the action server, the tracker store)
+and the cost of one turn at turn 1, 100 and 300 of one long conversation, the
 throughput of /api/v1/assess under concurrent load; then the operator and outreach
 parts: POST and GET /api/v1/cases, the console's live assessment over /console/ws,
 GET /api/v1/stats, tip-sheet and case PDFs; and last the memory of each process.
@@ -27,6 +29,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import aiohttp
+import yaml
 
 from bot.gateway.auth import save_operator
 from bot.runtime import stack
@@ -46,6 +49,12 @@ ASSESS_TEXTS = [
     "我在网上认识个男朋友，他带我在一个平台上投资，说稳赚不赔",
 ]
 CHAT_SCRIPT = ["你好", ASSESS_TEXTS[0], "是", "不是", "重新开始"]
+# One resident's long conversation: this cycle of ten turns (two self-checks, small talk),
+# never restarted, so that whatever grows with the history shows. Costs are the medians
+# of the ten turns ending at each mark, so every mark sees the same mix of turns.
+LONG_SCRIPT = ["你好", ASSESS_TEXTS[0], "是", "不是", "不确定", "谢谢",
+               ASSESS_TEXTS[1], "是", "不是", "谢谢"]
+LONG_MARKS = (1, 100, 300)
 TIP_SHEET_PDF = "/outreach/packs/elderly.pdf"
 BENCH_OPERATOR = "bench"
 # Settings the benchmark must not inherit from the caller's shell: they would point the
@@ -183,6 +192,142 @@ async def measure(base: str, rounds: int, concurrency: int, load_seconds: float)
     }
 
 
+class TimingLog:
+    """The tracker store's timing lines (`timing_log:` in the bench's endpoints file)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+
+    def new_records(self) -> List[Dict[str, Any]]:
+        """The records written since the last call."""
+        if not self.path.exists():
+            return []
+        with self.path.open("rb") as handle:
+            handle.seek(self.offset)
+            data = handle.read()
+        complete = data[: data.rfind(b"\n") + 1]
+        self.offset += len(complete)
+        return [json.loads(line) for line in complete.decode("utf-8").splitlines() if line.strip()]
+
+
+def store_costs(records: Sequence[Mapping[str, Any]]) -> Dict[str, float]:
+    """Milliseconds the tracker store spent in one turn, by operation."""
+    totals = {"retrieve_ms": 0.0, "save_ms": 0.0, "mask_ms": 0.0, "events": 0.0}
+    for record in records:
+        if record.get("op") == "retrieve":
+            totals["retrieve_ms"] += float(record["ms"])
+        elif record.get("op") == "save":
+            totals["save_ms"] += float(record["ms"])
+            totals["mask_ms"] += float(record.get("mask_ms", 0.0))
+            totals["events"] = max(totals["events"], float(record.get("events", 0)))
+    return totals
+
+
+def custom_action_of_turn(tracker: Mapping[str, Any], custom_actions: Sequence[str]) -> Optional[str]:
+    """The custom action (run by the action server) of the tracker's latest turn, if any."""
+    for event in reversed(tracker.get("events") or []):
+        if event.get("event") == "user":
+            return None
+        if event.get("event") == "action" and event.get("name") in custom_actions:
+            return event["name"]
+    return None
+
+
+async def _json(session: aiohttp.ClientSession, method: str, url: str, **kwargs: Any) -> Any:
+    async with session.request(method, url, **kwargs) as response:
+        if response.status != 200:
+            raise RuntimeError(f"{method} {url} answered {response.status}")
+        return await response.json(content_type=None)
+
+
+def _median(values: Sequence[float]) -> float:
+    return round(statistics.median(values), 1) if values else 0.0
+
+
+async def measure_turn_stages(
+    base: str, rasa: str, actions: str, log: TimingLog, conversations: int, send_domain: bool
+) -> Dict[str, Any]:
+    """One chat turn stage by stage, the CHAT_SCRIPT conversations, sequentially.
+
+    Per turn: the gateway's /api/v1/chat (one sender) and Rasa's REST channel (a twin
+    sender, same messages): their difference is the gateway's own cost; /model/parse of
+    the message (NLU alone); the tracker store's retrieve and save (timing log); the
+    action server's handling of the turn's custom action, replayed with the tracker
+    Rasa holds after the turn (the payload Rasa sends, give or take this turn's replies).
+    What is left of Rasa's turn is the dialogue: policies, events, the action call's
+    wait and the REST channel.
+    """
+    stages: Dict[str, List[float]] = {k: [] for k in (
+        "gateway_turn", "rasa_turn", "nlu_parse", "action_server", "tracker_retrieve",
+        "tracker_save", "tracker_mask", "gateway_overhead", "dialogue_rest")}
+    async with aiohttp.ClientSession() as session:
+        domain = await _json(session, "GET", f"{rasa}/domain", headers={"Accept": "application/json"})
+        custom = [a for a in domain.get("actions", []) if isinstance(a, str) and not a.startswith("utter_")]
+        for conversation in range(conversations):
+            for message in CHAT_SCRIPT:
+                sender = f"stages-{conversation}"
+                nlu = await _timed_post(session, f"{rasa}/model/parse", {"text": message})
+                log.new_records()
+                turn = await _timed_post(session, f"{rasa}/webhooks/rest/webhook", {"sender": sender, "message": message})
+                store = store_costs(log.new_records())
+                tracker = await _json(session, "GET", f"{rasa}/conversations/{sender}/tracker")
+                log.new_records()  # that GET retrieved the tracker too
+                action_ms = 0.0
+                name = custom_action_of_turn(tracker, custom)
+                if name:
+                    payload = {"next_action": name, "sender_id": sender, "tracker": tracker, "version": "3.6"}
+                    if send_domain:
+                        payload["domain"] = domain
+                    action_ms = await _timed_post(session, f"{actions}/webhook", payload)
+                gateway = await _timed_post(session, f"{base}/api/v1/chat", {"sender": f"gw-{sender}", "message": message})
+                log.new_records()
+                stages["gateway_turn"].append(gateway)
+                stages["rasa_turn"].append(turn)
+                stages["nlu_parse"].append(nlu)
+                stages["action_server"].append(action_ms)
+                stages["tracker_retrieve"].append(store["retrieve_ms"])
+                stages["tracker_save"].append(store["save_ms"])
+                stages["tracker_mask"].append(store["mask_ms"])
+                stages["gateway_overhead"].append(gateway - turn)
+                stages["dialogue_rest"].append(
+                    turn - nlu - action_ms - store["retrieve_ms"] - store["save_ms"])
+    return {
+        "turns": len(stages["rasa_turn"]),
+        "p50_ms": {name: _median(values) for name, values in stages.items()},
+        "p95_ms": {name: round(percentile(values, 95), 1) for name, values in stages.items()},
+        "note": "medians per stage over the same turns; dialogue_rest = rasa_turn - nlu_parse"
+                " - action_server - tracker_retrieve - tracker_save (policies, events, REST channel)",
+    }
+
+
+async def measure_long_conversation(base: str, log: TimingLog, turns: int) -> Dict[str, Any]:
+    """One sender, `turns` turns through the gateway: does a turn cost more later on?"""
+    gateway: List[float] = []
+    store: List[Dict[str, float]] = []
+    async with aiohttp.ClientSession() as session:
+        log.new_records()
+        for i in range(turns):
+            message = LONG_SCRIPT[i % len(LONG_SCRIPT)]
+            gateway.append(await _timed_post(session, f"{base}/api/v1/chat", {"sender": "long-1", "message": message}))
+            store.append(store_costs(log.new_records()))
+    window = len(LONG_SCRIPT)
+    marks: Dict[str, Any] = {}
+    for mark in (m for m in LONG_MARKS if m <= turns):
+        chunk = slice(max(0, mark - window), max(mark, window))
+        marks[f"turn_{mark}"] = {
+            "turn_ms": round(gateway[mark - 1], 1),
+            "window_p50_ms": _median(gateway[chunk]),
+            "tracker_save_p50_ms": _median([s["save_ms"] for s in store[chunk]]),
+            "tracker_retrieve_p50_ms": _median([s["retrieve_ms"] for s in store[chunk]]),
+            "events_stored": int(store[mark - 1]["events"]),
+        }
+    first, last = marks.get("turn_1"), marks.get(f"turn_{max(m for m in LONG_MARKS if m <= turns)}")
+    ratio = round(last["window_p50_ms"] / first["window_p50_ms"], 2) if first and last else None
+    return {"turns": turns, "window": window, "marks": marks, "last_to_first_ratio": ratio,
+            "note": "window_p50_ms: median of the ten turns ending at the mark (turn_1: turns 1-10)"}
+
+
 async def _timed(session: aiohttp.ClientSession, method: str, url: str, expect: int, **kwargs: Any):
     """(milliseconds, body) of one request that must answer `expect`."""
     started = time.perf_counter()
@@ -282,9 +427,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--operator-rounds", type=int, default=100,
                         help="cases created and console round trips")
     parser.add_argument("--pdf-rounds", type=int, default=10)
+    parser.add_argument("--stage-conversations", type=int, default=20,
+                        help="CHAT_SCRIPT conversations measured stage by stage")
+    parser.add_argument("--long-turns", type=int, default=300, help="turns of the long conversation")
+    parser.add_argument("--chat-only", action="store_true",
+                        help="only the chat parts: no assess load, no operator or outreach parts")
+    parser.add_argument("--out", default="bench.json", help="file name under reports/")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="fzzc-bench-") as state_dir:
         return run(args, Path(state_dir))
+
+
+def timed_endpoints(source: Path, target: Path, timing_log: Path) -> bool:
+    """`source` (an endpoints file) copied to `target` with the tracker store's timing log on.
+
+    Returns whether Rasa sends the domain with every action call (no selective domain)."""
+    endpoints = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    store = endpoints.get("tracker_store") or {}
+    if "MaskingTrackerStore" not in str(store.get("type", "")):
+        raise RuntimeError(f"{source}: the tracker store is not the masking store; cannot time it")
+    store["timing_log"] = str(timing_log)
+    endpoints["tracker_store"] = store
+    target.write_text(yaml.safe_dump(endpoints, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return not (endpoints.get("action_endpoint") or {}).get("enable_selective_domain", False)
 
 
 def run(args: argparse.Namespace, state_dir: Path) -> int:
@@ -292,6 +457,10 @@ def run(args: argparse.Namespace, state_dir: Path) -> int:
     save_operator(state_dir / "operators.yml", credentials.username, credentials.password, "压测账号")
     env = isolated_settings(stack.environment(), state_dir, credentials)
     env.update(bench_ports(env))
+    settings = Settings.from_env(env)
+    timing = TimingLog(state_dir / "tracker-timing.jsonl")
+    send_domain = timed_endpoints(ROOT / settings.rasa_endpoints, state_dir / "endpoints.yml", timing.path)
+    env["RASA_ENDPOINTS"] = str(state_dir / "endpoints.yml")
     settings = Settings.from_env(env)
     processes = {}
     started = time.monotonic()
@@ -312,10 +481,18 @@ def run(args: argparse.Namespace, state_dir: Path) -> int:
             time.sleep(0.25)
         report: Dict = {"time_to_healthy_s": round(time.monotonic() - started, 1)}
         print(f"healthy after {report['time_to_healthy_s']} s; measuring …", flush=True)
-        report.update(asyncio.run(measure(base, args.rounds, args.concurrency, args.load_seconds)))
+        report.update(asyncio.run(measure(base, args.rounds, args.concurrency,
+                                          0 if args.chat_only else args.load_seconds)))
+        print("measuring a chat turn stage by stage …", flush=True)
+        report["chat_turn_stages"] = asyncio.run(measure_turn_stages(
+            base, settings.rasa_base_url, settings.actions_base_url, timing,
+            args.stage_conversations, send_domain))
+        print(f"measuring a conversation of {args.long_turns} turns …", flush=True)
+        report["long_conversation"] = asyncio.run(measure_long_conversation(base, timing, args.long_turns))
         report["memory_rss_mb_before_operator"] = {"gateway": rss_mb(processes["gateway"].pid)}
-        print("measuring the operator and outreach parts …", flush=True)
-        report.update(asyncio.run(measure_operator(base, credentials, args.operator_rounds, args.pdf_rounds)))
+        if not args.chat_only:
+            print("measuring the operator and outreach parts …", flush=True)
+            report.update(asyncio.run(measure_operator(base, credentials, args.operator_rounds, args.pdf_rounds)))
         report["memory_rss_mb"] = {name: rss_mb(p.pid) for name, p in processes.items()}
         report["machine"] = {"cpus": os.cpu_count()}
     except (RuntimeError, aiohttp.ClientError, asyncio.TimeoutError) as err:
@@ -324,7 +501,7 @@ def run(args: argparse.Namespace, state_dir: Path) -> int:
     finally:
         stack.stop_all(processes)
     REPORTS.mkdir(exist_ok=True)
-    (REPORTS / "bench.json").write_text(json.dumps(report, ensure_ascii=False, indent=2))
+    (REPORTS / args.out).write_text(json.dumps(report, ensure_ascii=False, indent=2))
     print(json.dumps(report, ensure_ascii=False, indent=2))
     return 0
 
