@@ -209,3 +209,116 @@ def test_redis_tracker_store_persists_masked(tmp_path):
     finally:
         for key in client.scan_iter("test:*"):
             client.delete(key)
+
+
+# -- a bounded conversation, masked once ------------------------------------------------------------
+
+
+def _domain_with_slots():
+    from rasa.shared.core.domain import Domain
+
+    return Domain.from_yaml(
+        "version: '3.1'\n"
+        "intents: [describe, affirm]\n"
+        "slots:\n"
+        "  notes: {type: text, influence_conversation: false, mappings: [{type: custom}]}\n"
+        "  turns: {type: any, influence_conversation: false, mappings: [{type: custom}]}\n"
+    )
+
+
+def _long_conversation(store, sender: str, turns: int, first: int = 1):
+    """`turns` resident turns on one tracker, saved and read back after every turn as Rasa does."""
+    from rasa.shared.core.events import ActionExecuted, BotUttered, SlotSet, UserUttered
+
+    async def run():
+        tracker = await store.get_or_create_tracker(sender)
+        for turn in range(first, first + turns):
+            tracker = await store.retrieve(sender)
+            text = f"第{turn}次：{TEXT}"
+            tracker.update(UserUttered(text, parse_data={"text": text, "intent": {"name": "describe", "confidence": 0.9}}))
+            if turn == 1:
+                tracker.update(SlotSet("notes", TEXT))
+            tracker.update(SlotSet("turns", turn))
+            tracker.update(BotUttered(f"您说对方的号码是 {PHONE}"))
+            tracker.update(ActionExecuted("action_listen"))
+            await store.save(tracker)
+        return tracker
+
+    return asyncio.run(run())
+
+
+def test_a_long_conversation_keeps_its_latest_turns_and_its_slots(tmp_path):
+    from bot.privacy.tracker_store import MaskingTrackerStore
+
+    store = MaskingTrackerStore(_domain_with_slots(), kept_turns=5)
+    live = _long_conversation(store, "resident-long", 40)
+    stored = asyncio.run(store.retrieve("resident-long"))
+    users = [e.text for e in stored.events if e.type_name == "user"]
+    assert [u.split("：")[0] for u in users] == [f"第{n}次" for n in range(36, 41)]  # in order
+    assert stored.get_slot("turns") == live.get_slot("turns") == 40
+    # set on the first turn only, long cut away: still there, still masked
+    assert stored.get_slot("notes") and PHONE not in stored.get_slot("notes")
+    assert "138****5678" in stored.get_slot("notes")
+    assert_no_raw(store.inner.store["resident-long"])
+    assert len(stored.events) < 40  # bounded, not 40 turns of events
+
+
+def test_a_short_conversation_is_stored_whole():
+    from bot.privacy.tracker_store import bounded_events
+
+    events = [{"event": "action", "name": "action_listen", "timestamp": 1.0},
+              {"event": "user", "text": "你好", "timestamp": 2.0},
+              {"event": "slot", "name": "notes", "value": "x", "timestamp": 3.0}]
+    assert bounded_events(events, 2) == events
+
+
+def test_the_cut_carries_the_slot_values_at_the_cut_and_forgets_reset_ones():
+    from bot.privacy.tracker_store import bounded_events
+
+    def user(n):
+        return {"event": "user", "text": f"u{n}", "timestamp": float(n)}
+
+    events = [{"event": "slot", "name": "a", "value": 1, "timestamp": 0.1}, user(1),
+              {"event": "restart", "timestamp": 1.5}, {"event": "slot", "name": "b", "value": 2, "timestamp": 1.6},
+              user(2), {"event": "slot", "name": "b", "value": 3, "timestamp": 2.5}, user(3)]
+    kept = bounded_events(events, 1)
+    assert [e["event"] for e in kept[:2]] == ["action", "session_started"]
+    assert {e["name"]: e["value"] for e in kept if e["event"] == "slot"} == {"b": 3}  # a was reset
+    assert kept[-1] == user(3) and kept[-2]["name"] == "action_listen"
+
+
+def test_only_the_events_a_turn_added_are_masked(monkeypatch):
+    from bot.privacy import tracker_store
+
+    store = tracker_store.MaskingTrackerStore(_domain_with_slots(), kept_turns=50)
+    _long_conversation(store, "resident-count", 3)
+    masked = []
+    real = tracker_store.mask_data
+    monkeypatch.setattr(tracker_store, "mask_data", lambda event: masked.append(event) or real(event))
+    _long_conversation(store, "resident-count", 1, first=4)  # one more turn: four events
+    assert len(masked) == 4, [e.get("event") for e in masked]
+    assert_no_raw(store.inner.store["resident-count"])
+
+
+def test_redis_tracker_store_keeps_a_long_conversation_bounded(tmp_path):
+    redis = pytest.importorskip("redis")
+    client = redis.Redis(host="127.0.0.1", port=6379, db=15, decode_responses=True, socket_timeout=2)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("Redis is not reachable at 127.0.0.1:6379")
+    from bot.privacy.tracker_store import MaskingTrackerStore
+
+    try:
+        store = MaskingTrackerStore(_domain_with_slots(), host="127.0.0.1", port=6379, db=15,
+                                    key_prefix="testlong", kept_turns=4)
+        _long_conversation(store, "resident-4", 12)
+        raw = client.get("testlong:tracker:resident-4")
+        assert_no_raw(raw)
+        stored = asyncio.run(store.retrieve("resident-4"))
+        assert [e.text.split("：")[0] for e in stored.events if e.type_name == "user"] == \
+            [f"第{n}次" for n in range(9, 13)]
+        assert stored.get_slot("turns") == 12
+    finally:
+        for key in client.scan_iter("testlong:*"):
+            client.delete(key)

@@ -1,7 +1,9 @@
 """`make bench`: start the whole stack on spare ports and measure it.
 
 Reports medians and percentiles (these machines are noisy): time to healthy, the
-sequential latency of /api/v1/assess and of a chat turn through /api/v1/chat, the
+sequential latency of /api/v1/assess and of a chat turn through /api/v1/chat, a chat
+turn stage by stage (gateway, NLU, the dialogue, the action server, the tracker store)
+and the cost of one turn at turn 1, 100 and 300 of one long conversation, the
 throughput of /api/v1/assess under concurrent load; then the operator and outreach
 parts: POST and GET /api/v1/cases, the console's live assessment over /console/ws,
 GET /api/v1/stats, tip-sheet and case PDFs; and last the memory of each process.
@@ -31,6 +33,7 @@ from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import aiohttp
+import yaml
 
 from bot.gateway.auth import save_operator
 from bot.runtime import stack
@@ -50,6 +53,12 @@ ASSESS_TEXTS = [
     "我在网上认识个男朋友，他带我在一个平台上投资，说稳赚不赔",
 ]
 CHAT_SCRIPT = ["你好", ASSESS_TEXTS[0], "是", "不是", "重新开始"]
+# One resident's long conversation: this cycle of ten turns (two self-checks, small talk),
+# never restarted, so that whatever grows with the history shows. Costs are the medians
+# of the ten turns ending at each mark, so every mark sees the same mix of turns.
+LONG_SCRIPT = ["你好", ASSESS_TEXTS[0], "是", "不是", "不确定", "谢谢",
+               ASSESS_TEXTS[1], "是", "不是", "谢谢"]
+LONG_MARKS = (1, 100, 300)
 TIP_SHEET_PDF = "/outreach/packs/elderly.pdf"
 BENCH_OPERATOR = "bench"
 # Settings the benchmark must not inherit from the caller's shell: they would point the
@@ -95,6 +104,7 @@ class Credentials:
     api_token: str
     username: str
     password: str
+    rasa_token: str = ""
 
 
 def isolated_settings(env: Mapping[str, str], state_dir: Path, credentials: Credentials) -> Dict[str, str]:
@@ -106,6 +116,8 @@ def isolated_settings(env: Mapping[str, str], state_dir: Path, credentials: Cred
         "BLOCKLIST_FILE": str(state_dir / "blocklist.csv"),
         "OPERATORS_FILE": str(state_dir / "operators.yml"),
         "API_TOKENS": credentials.api_token,
+        # Rasa's HTTP API token: the stage-by-stage timing calls Rasa's API directly.
+        "RASA_AUTH_TOKEN": credentials.rasa_token,
         **BENCH_RATE_LIMITS,
     })
     return settings
@@ -123,7 +135,7 @@ def bench_ports(env: Mapping[str, str]) -> Dict[str, str]:
 
 
 def new_credentials() -> Credentials:
-    return Credentials(secrets.token_urlsafe(24), BENCH_OPERATOR, secrets.token_urlsafe(16))
+    return Credentials(secrets.token_urlsafe(24), BENCH_OPERATOR, secrets.token_urlsafe(16), secrets.token_hex(16))
 
 
 def desk_message(seq: int, notes: str) -> Dict[str, Any]:
@@ -274,6 +286,145 @@ async def measure_rate_limits(base: str, rounds: int, flood_concurrency: int, se
     }
 
 
+
+
+class TimingLog:
+    """The tracker store's timing lines (`timing_log:` in the bench's endpoints file)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+
+    def new_records(self) -> List[Dict[str, Any]]:
+        """The records written since the last call."""
+        if not self.path.exists():
+            return []
+        with self.path.open("rb") as handle:
+            handle.seek(self.offset)
+            data = handle.read()
+        complete = data[: data.rfind(b"\n") + 1]
+        self.offset += len(complete)
+        return [json.loads(line) for line in complete.decode("utf-8").splitlines() if line.strip()]
+
+
+def store_costs(records: Sequence[Mapping[str, Any]]) -> Dict[str, float]:
+    """Milliseconds the tracker store spent in one turn, by operation."""
+    totals = {"retrieve_ms": 0.0, "save_ms": 0.0, "mask_ms": 0.0, "events": 0.0}
+    for record in records:
+        if record.get("op") == "retrieve":
+            totals["retrieve_ms"] += float(record["ms"])
+        elif record.get("op") == "save":
+            totals["save_ms"] += float(record["ms"])
+            totals["mask_ms"] += float(record.get("mask_ms", 0.0))
+            totals["events"] = max(totals["events"], float(record.get("events", 0)))
+    return totals
+
+
+def custom_action_of_turn(tracker: Mapping[str, Any], custom_actions: Sequence[str]) -> Optional[str]:
+    """The custom action (run by the action server) of the tracker's latest turn, if any."""
+    for event in reversed(tracker.get("events") or []):
+        if event.get("event") == "user":
+            return None
+        if event.get("event") == "action" and event.get("name") in custom_actions:
+            return event["name"]
+    return None
+
+
+async def _json(session: aiohttp.ClientSession, method: str, url: str, **kwargs: Any) -> Any:
+    async with session.request(method, url, **kwargs) as response:
+        if response.status != 200:
+            raise RuntimeError(f"{method} {url} answered {response.status}")
+        return await response.json(content_type=None)
+
+
+def _median(values: Sequence[float]) -> float:
+    return round(statistics.median(values), 1) if values else 0.0
+
+
+async def measure_turn_stages(
+    base: str, rasa: str, actions: str, log: TimingLog, conversations: int, send_domain: bool, token: str = ""
+) -> Dict[str, Any]:
+    """One chat turn stage by stage, the CHAT_SCRIPT conversations, sequentially.
+
+    Per turn: the gateway's /api/v1/chat (one sender) and Rasa's REST channel (a twin
+    sender, same messages): their difference is the gateway's own cost; /model/parse of
+    the message (NLU alone); the tracker store's retrieve and save (timing log); the
+    action server's handling of the turn's custom action, replayed with the tracker
+    Rasa holds after the turn (the payload Rasa sends, give or take this turn's replies).
+    What is left of Rasa's turn is the dialogue: policies, events, the action call's
+    wait and the REST channel.
+    """
+    stages: Dict[str, List[float]] = {k: [] for k in (
+        "gateway_turn", "rasa_turn", "nlu_parse", "action_server", "tracker_retrieve",
+        "tracker_save", "tracker_mask", "gateway_overhead", "dialogue_rest")}
+    async with aiohttp.ClientSession() as session:
+        auth = f"?token={token}" if token else ""  # Rasa's HTTP API runs with --auth-token
+        domain = await _json(session, "GET", f"{rasa}/domain{auth}", headers={"Accept": "application/json"})
+        custom = [a for a in domain.get("actions", []) if isinstance(a, str) and not a.startswith("utter_")]
+        for conversation in range(conversations):
+            for message in CHAT_SCRIPT:
+                sender = f"stages-{conversation}"
+                nlu = await _timed_post(session, f"{rasa}/model/parse{auth}", {"text": message})
+                log.new_records()
+                turn = await _timed_post(session, f"{rasa}/webhooks/rest/webhook", {"sender": sender, "message": message})
+                store = store_costs(log.new_records())
+                tracker = await _json(session, "GET", f"{rasa}/conversations/{sender}/tracker{auth}")
+                log.new_records()  # that GET retrieved the tracker too
+                action_ms = 0.0
+                name = custom_action_of_turn(tracker, custom)
+                if name:
+                    payload = {"next_action": name, "sender_id": sender, "tracker": tracker, "version": "3.6"}
+                    if send_domain:
+                        payload["domain"] = domain
+                    action_ms = await _timed_post(session, f"{actions}/webhook", payload)
+                gateway = await _timed_post(session, f"{base}/api/v1/chat", {"sender": f"gw-{sender}", "message": message})
+                log.new_records()
+                stages["gateway_turn"].append(gateway)
+                stages["rasa_turn"].append(turn)
+                stages["nlu_parse"].append(nlu)
+                stages["action_server"].append(action_ms)
+                stages["tracker_retrieve"].append(store["retrieve_ms"])
+                stages["tracker_save"].append(store["save_ms"])
+                stages["tracker_mask"].append(store["mask_ms"])
+                stages["gateway_overhead"].append(gateway - turn)
+                stages["dialogue_rest"].append(
+                    turn - nlu - action_ms - store["retrieve_ms"] - store["save_ms"])
+    return {
+        "turns": len(stages["rasa_turn"]),
+        "p50_ms": {name: _median(values) for name, values in stages.items()},
+        "p95_ms": {name: round(percentile(values, 95), 1) for name, values in stages.items()},
+        "note": "medians per stage over the same turns; dialogue_rest = rasa_turn - nlu_parse"
+                " - action_server - tracker_retrieve - tracker_save (policies, events, REST channel)",
+    }
+
+
+async def measure_long_conversation(base: str, log: TimingLog, turns: int) -> Dict[str, Any]:
+    """One sender, `turns` turns through the gateway: does a turn cost more later on?"""
+    gateway: List[float] = []
+    store: List[Dict[str, float]] = []
+    async with aiohttp.ClientSession() as session:
+        log.new_records()
+        for i in range(turns):
+            message = LONG_SCRIPT[i % len(LONG_SCRIPT)]
+            gateway.append(await _timed_post(session, f"{base}/api/v1/chat", {"sender": "long-1", "message": message}))
+            store.append(store_costs(log.new_records()))
+    window = len(LONG_SCRIPT)
+    marks: Dict[str, Any] = {}
+    for mark in (m for m in LONG_MARKS if m <= turns):
+        chunk = slice(max(0, mark - window), max(mark, window))
+        marks[f"turn_{mark}"] = {
+            "turn_ms": round(gateway[mark - 1], 1),
+            "window_p50_ms": _median(gateway[chunk]),
+            "tracker_save_p50_ms": _median([s["save_ms"] for s in store[chunk]]),
+            "tracker_retrieve_p50_ms": _median([s["retrieve_ms"] for s in store[chunk]]),
+            "events_stored": int(store[mark - 1]["events"]),
+        }
+    first, last = marks.get("turn_1"), marks.get(f"turn_{max(m for m in LONG_MARKS if m <= turns)}")
+    ratio = round(last["window_p50_ms"] / first["window_p50_ms"], 2) if first and last else None
+    return {"turns": turns, "window": window, "marks": marks, "last_to_first_ratio": ratio,
+            "note": "window_p50_ms: median of the ten turns ending at the mark (turn_1: turns 1-10)"}
+
+
 async def _timed(session: aiohttp.ClientSession, method: str, url: str, expect: int, **kwargs: Any):
     """(milliseconds, body) of one request that must answer `expect`."""
     started = time.perf_counter()
@@ -378,9 +529,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--flood-concurrency", type=int, default=20)
     parser.add_argument("--only-rate-limits", action="store_true",
                         help="the rate-limit phase alone (writes reports/bench-rate-limit.json)")
+
+
+    parser.add_argument("--stage-conversations", type=int, default=20,
+                        help="CHAT_SCRIPT conversations measured stage by stage")
+    parser.add_argument("--long-turns", type=int, default=300, help="turns of the long conversation")
+    parser.add_argument("--chat-only", action="store_true",
+                        help="only the chat parts: no assess load, no operator or outreach parts")
+    parser.add_argument("--out", default="bench.json", help="file name under reports/")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="fzzc-bench-") as state_dir:
         return run(args, Path(state_dir))
+
+
+def timed_endpoints(source: Path, target: Path, timing_log: Path) -> bool:
+    """`source` (an endpoints file) copied to `target` with the tracker store's timing log on.
+
+    Returns whether Rasa sends the domain with every action call (no selective domain)."""
+    endpoints = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    store = endpoints.get("tracker_store") or {}
+    if "MaskingTrackerStore" not in str(store.get("type", "")):
+        raise RuntimeError(f"{source}: the tracker store is not the masking store; cannot time it")
+    store["timing_log"] = str(timing_log)
+    endpoints["tracker_store"] = store
+    target.write_text(yaml.safe_dump(endpoints, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return not (endpoints.get("action_endpoint") or {}).get("enable_selective_domain", False)
 
 
 def run(args: argparse.Namespace, state_dir: Path) -> int:
@@ -388,6 +561,10 @@ def run(args: argparse.Namespace, state_dir: Path) -> int:
     save_operator(state_dir / "operators.yml", credentials.username, credentials.password, "压测账号")
     env = isolated_settings(stack.environment(), state_dir, credentials)
     env.update(bench_ports(env))
+    settings = Settings.from_env(env)
+    timing = TimingLog(state_dir / "tracker-timing.jsonl")
+    send_domain = timed_endpoints(ROOT / settings.rasa_endpoints, state_dir / "endpoints.yml", timing.path)
+    env["RASA_ENDPOINTS"] = str(state_dir / "endpoints.yml")
     settings = Settings.from_env(env)
     processes = {}
     started = time.monotonic()
@@ -409,12 +586,20 @@ def run(args: argparse.Namespace, state_dir: Path) -> int:
         report: Dict = {"time_to_healthy_s": round(time.monotonic() - started, 1)}
         print(f"healthy after {report['time_to_healthy_s']} s; measuring …", flush=True)
         if not args.only_rate_limits:
-            report.update(asyncio.run(measure(base, args.rounds, args.concurrency, args.load_seconds)))
+            report.update(asyncio.run(measure(base, args.rounds, args.concurrency,
+                                              0 if args.chat_only else args.load_seconds)))
+            print("measuring a chat turn stage by stage …", flush=True)
+            report["chat_turn_stages"] = asyncio.run(measure_turn_stages(
+                base, settings.rasa_base_url, settings.actions_base_url, timing,
+                args.stage_conversations, send_domain, credentials.rasa_token))
+            print(f"measuring a conversation of {args.long_turns} turns …", flush=True)
+            report["long_conversation"] = asyncio.run(measure_long_conversation(base, timing, args.long_turns))
             report["memory_rss_mb_before_operator"] = {"gateway": rss_mb(processes["gateway"].pid)}
-        print("measuring the rate limits (one sender flooding) …", flush=True)
-        report["rate_limit"] = asyncio.run(measure_rate_limits(
-            base, args.rate_limit_rounds, args.flood_concurrency, settings.rate_limit_chat_sender))
-        if not args.only_rate_limits:
+        if not args.chat_only:
+            print("measuring the rate limits (one sender flooding) …", flush=True)
+            report["rate_limit"] = asyncio.run(measure_rate_limits(
+                base, args.rate_limit_rounds, args.flood_concurrency, settings.rate_limit_chat_sender))
+        if not (args.only_rate_limits or args.chat_only):
             print("measuring the operator and outreach parts …", flush=True)
             report.update(asyncio.run(measure_operator(base, credentials, args.operator_rounds, args.pdf_rounds)))
         report["memory_rss_mb"] = {name: rss_mb(p.pid) for name, p in processes.items()}
@@ -425,7 +610,8 @@ def run(args: argparse.Namespace, state_dir: Path) -> int:
     finally:
         stack.stop_all(processes)
     REPORTS.mkdir(exist_ok=True)
-    (REPORTS / ("bench-rate-limit.json" if args.only_rate_limits else "bench.json")).write_text(json.dumps(report, ensure_ascii=False, indent=2))
+    out = "bench-rate-limit.json" if args.only_rate_limits else args.out
+    (REPORTS / out).write_text(json.dumps(report, ensure_ascii=False, indent=2))
     print(json.dumps(report, ensure_ascii=False, indent=2))
     return 0
 
