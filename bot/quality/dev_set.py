@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, List, Optional
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import yaml
 
@@ -39,7 +39,8 @@ def _fail(path: Path, field: str, message: str) -> DevSetError:
     return DevSetError(f"{path.name}: {field}: {message}")
 
 
-def _load_file(path: Path, valid_labels: Optional[Iterable[str]]) -> List[DevExample]:
+def _read_header(path: Path) -> Tuple[Dict[str, Any], str]:
+    """A dev-set file's YAML mapping and its `style` (both formats start the same way)."""
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
@@ -49,6 +50,11 @@ def _load_file(path: Path, valid_labels: Optional[Iterable[str]]) -> List[DevExa
     style = document.get("style")
     if not isinstance(style, str) or not style.strip():
         raise _fail(path, "style", "must be a non-empty string")
+    return document, style
+
+
+def _load_file(path: Path, valid_labels: Optional[Iterable[str]]) -> List[DevExample]:
+    document, style = _read_header(path)
     groups = document.get("examples")
     if not isinstance(groups, dict) or not groups:
         raise _fail(path, "examples", "must map scam type ids to lists of texts")
@@ -68,15 +74,7 @@ def _load_file(path: Path, valid_labels: Optional[Iterable[str]]) -> List[DevExa
 
 def _load_records(path: Path, valid_labels: Optional[Iterable[str]]) -> List[DevExample]:
     """One data/dev2 file: a list of {text, type, stage, near_miss?} records."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as err:
-        raise _fail(path, "(file)", f"not valid YAML: {err}") from err
-    if not isinstance(document, dict):
-        raise _fail(path, "(file)", "must be a mapping with 'style' and 'examples'")
-    style = document.get("style")
-    if not isinstance(style, str) or not style.strip():
-        raise _fail(path, "style", "must be a non-empty string")
+    document, style = _read_header(path)
     records = document.get("examples")
     if not isinstance(records, list) or not records:
         raise _fail(path, "examples", "must be a non-empty list of records")
