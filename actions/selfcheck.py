@@ -225,6 +225,11 @@ class ActionAnswerQuestion(Action):
     ) -> List[Dict[Text, Any]]:
         state = CheckState.from_tracker(tracker)
         intent = intent_of(tracker)
+        text = latest_text(tracker)
+        if not state.pending and len(text) > SHORT_DESCRIPTION and has_content(text):
+            # A whole story taken for a yes/no ("对方让我下载了…" reads like "对"): with no
+            # question open it can only be a description — and may carry a loss.
+            return ActionSelfCheck().run(dispatcher, tracker, domain)
         if not state.pending:
             if state.verdict_given:
                 dispatcher.utter_message(
@@ -235,7 +240,7 @@ class ActionAnswerQuestion(Action):
             else:
                 dispatcher.utter_message(text=texts.NO_QUESTION_PENDING_AFFIRM)
             return []
-        record_answer(dispatcher, current_kb(), state, intent or "", latest_text(tracker))
+        record_answer(dispatcher, current_kb(), state, intent or "", text)
         return state.events()
 
 

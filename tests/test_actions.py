@@ -237,6 +237,22 @@ def test_skip_questions_gives_the_verdict_so_far(mini):
     assert chat.slots["verdict_given"] is True
 
 
+def test_a_long_story_taken_for_a_yes_with_no_question_open_is_a_description(mini):
+    # DIET can read a story that starts with "对方…" as `affirm`; with no question open it is
+    # a description, and the urgent rule applies to it like to any other (issue 11).
+    chat = Conversation()
+    chat.say(ActionAnswerQuestion(), "医保卡被盗刷了，对方让我转到安全账户，我已经转了两万块钱了", "affirm", POLICE)
+    assert chat.texts[0].splitlines()[0] == texts.URGENT_HEADER
+    assert texts.NO_QUESTION_PENDING_AFFIRM not in chat.texts
+    assert chat.slots["money_lost"] is True
+
+
+def test_a_short_yes_with_no_question_open_still_asks_for_a_description(mini):
+    chat = Conversation()
+    chat.say(ActionAnswerQuestion(), "是的", "affirm")
+    assert chat.texts == [texts.NO_QUESTION_PENDING_AFFIRM]
+
+
 def test_skip_questions_without_a_description_asks_for_one(mini):
     chat = Conversation()
     chat.say(ActionGiveVerdict(), "直接告诉我结果", "skip_questions")

@@ -69,6 +69,8 @@ async def action_server(aiohttp_server, kb_dir, monkeypatch):
 @pytest.fixture
 async def client(aiohttp_client, action_server, kb_dir, monkeypatch):
     monkeypatch.setenv("KB_DIR", str(kb_dir))
+    # Ten clients on one loopback address: the per-address limit is not what is tested here.
+    monkeypatch.setenv("RATE_LIMIT_ASSESS_ADDRESS", "100000/minute")
     url = str(action_server.make_url("")).rstrip("/")
     config = GatewayConfig(url, url, api_tokens=frozenset({TOKEN}))
     return await aiohttp_client(create_app(config, settings=Settings()))
