@@ -161,13 +161,17 @@ def compare(stored: Sequence[str], expected: Sequence[str]) -> Tuple[bool, int]:
     return j == len(expected), duplicated
 
 
-async def read_conversations(session: aiohttp.ClientSession, replica: str, residents: Sequence[Resident]) -> Dict[str, Any]:
+async def read_conversations(
+    session: aiohttp.ClientSession, replica: str, residents: Sequence[Resident], token: str = ""
+) -> Dict[str, Any]:
     checked = in_order = duplicated = 0
     out_of_order: List[Dict[str, Any]] = []
     for resident in residents:
         for sender in resident.senders:
             expected = [mask_text(t.message) for t in resident.turns if t.sender == sender and t.replied]
             url = f"{replica}/conversations/{quote(sender, safe='')}/tracker?include_events=ALL"
+            if token:  # Rasa's HTTP API runs with --auth-token
+                url += f"&token={quote(token, safe='')}"
             async with session.get(url, timeout=aiohttp.ClientTimeout(total=10)) as response:
                 tracker = await response.json() if response.status == 200 else {}
             stored = [e.get("text") or "" for e in tracker.get("events") or [] if e.get("event") == "user"]
@@ -279,7 +283,8 @@ async def scenario(prod: ProdStack, redis: PrivateRedis, args: argparse.Namespac
             "retried_by_resident": sum(len(t.attempts) > 1 for t in all_turns),
             "self_checks": sum(len(r.senders) for r in residents),
         }
-        report["store"] = await read_conversations(session, prod.replica_urls[-1], residents)
+        report["store"] = await read_conversations(
+            session, prod.replica_urls[-1], residents, prod.settings.rasa_auth_token)
         health = get_json(f"{base}/healthz") or {}
         report["gateway"] = {"status": health.get("status"), "turns": health.get("turns"), "replicas": health.get("replicas")}
     return report

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
@@ -40,6 +41,12 @@ def prod_environment(state_dir: Path, overrides: Optional[Mapping[str, str]] = N
         "BLOCKLIST_PREFIX": f"fanzha:{tag}:blocklist:",
         "BLOCKLIST_FILE": str(state_dir / "blocklist.csv"),
         "OPERATORS_FILE": str(state_dir / "operators.yml"),
+        # Every simulated resident comes from 127.0.0.1: the per-address limits would
+        # throttle the whole run (per-sender limits stay as configured).
+        "RATE_LIMIT_CHAT_ADDRESS": "100000/minute",
+        # Known to the harness, so it can read the tracker store through Rasa's HTTP API.
+        "RASA_AUTH_TOKEN": env.get("RASA_AUTH_TOKEN") or secrets.token_hex(16),
+        "RATE_LIMIT_ASSESS_ADDRESS": "100000/minute",
     })
     env.update(overrides or {})
     return stack.environment(env)  # again: the prod stores and replica URLs from the final values
