@@ -287,7 +287,6 @@ def dev_table(report: Dict) -> str:
     return "\n".join(lines)
 
 
-@lru_cache(maxsize=1)
 def cross_validate(texts: Sequence[str], labels: Sequence[str], folds: int, label_map: Dict) -> Dict:
     from sklearn.model_selection import StratifiedKFold
 
