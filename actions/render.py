@@ -6,8 +6,9 @@ from typing import Iterable, List, Optional, Sequence
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import texts
-from bot.kb import RISK_LABELS, KnowledgeBase, LossSteps, Verdict, loss_steps
+from bot.kb import KnowledgeBase, LossSteps, Verdict, loss_steps
 from bot.kb.models import NON_SCAM_TYPES, Question
+from bot.kb.wording import flag_line, risk_label
 
 MAX_FLAGS = 4
 MAX_ADVICE = 5
@@ -34,9 +35,9 @@ def _why_lines(kb: KnowledgeBase, verdict: Verdict) -> List[str]:
             if hit.quote in quotes:
                 continue
             quotes.add(hit.quote)
-            lines.append(texts.FLAG_LINE.format(quote=hit.quote, description=hit.description))
+            lines.append(flag_line(hit.quote, hit.description))
         else:
-            lines.append(texts.FLAG_LINE_NO_QUOTE.format(description=hit.description))
+            lines.append(flag_line("", hit.description))
     if not lines:
         if verdict.scam_type == "none":
             lines.append(texts.NONE_WHY_LINE)
@@ -45,11 +46,6 @@ def _why_lines(kb: KnowledgeBase, verdict: Verdict) -> List[str]:
         else:
             lines.append(texts.CLASSIFIER_ONLY_LINE.format(short_name=verdict.short_name))
     return lines
-
-
-def risk_label(level: str) -> str:
-    """"⚠️ 高危": the chat's mark before the level's name."""
-    return f"{texts.RISK_ICONS.get(level, '')} {RISK_LABELS.get(level, level)}".strip()
 
 
 def advice_lines(kb: KnowledgeBase, verdict: Verdict) -> List[str]:

@@ -7,12 +7,13 @@ base (data/kb) through bot.kb, not from here.
 """
 from __future__ import annotations
 
-from typing import Dict, List
+from typing import List
 
-from bot.kb import loss
+from bot.kb import loss, wording
 
-# The chat's mark before a risk level's name (the names: bot.kb.RISK_LABELS).
-RISK_ICONS: Dict[str, str] = {"high": "⚠️", "medium": "🔶", "low": "ℹ️"}
+# The risk marks and the verdict's "why"/"do now" lines are shared with the gateway's
+# degraded reply: bot.kb.wording.
+RISK_ICONS = wording.RISK_ICONS
 
 # Buttons ---------------------------------------------------------------------------------
 ANSWER_BUTTONS: List[dict] = [
@@ -60,10 +61,7 @@ AFTER_VERDICT = "还有新情况，可以接着告诉我。"
 MONEY_LOST_FIRST_LINE = "🚨 钱已经转出去了：马上打 110 报警，再打银行客服电话止付！"
 CREDENTIALS_FIRST_LINE = "🚨 验证码、密码已经给出去了：马上打 110 报警，再打银行客服电话冻结账户！"
 REMINDER_BY_STAGE = {"paid": MONEY_LOST_FIRST_LINE, "credentials_given": CREDENTIALS_FIRST_LINE}
-WHY = "为什么："
-DO_NOW = "现在就做："
-FLAG_LINE = "·「{quote}」——{description}"
-FLAG_LINE_NO_QUOTE = "·{description}"
+WHY, DO_NOW = wording.WHY, wording.DO_NOW
 ANSWER_FLAG_LINE = "·您答了“是”：{question}"
 CLASSIFIER_ONLY_LINE = "·您说的情况，和「{short_name}」诈骗的常见说法很像"
 NONE_WHY_LINE = "·没发现常见的诈骗信号，但这不代表没有风险"

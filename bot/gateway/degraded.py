@@ -31,11 +31,12 @@ from cachetools import TTLCache
 
 from bot.gateway.keys import BLOCKLIST_KEY, RASA_KEY, SETTINGS_KEY, STAGE_MODEL_KEY, current_kb
 from bot.gateway.rasa_client import RasaClient, RasaUnavailable
-from bot.kb import RISK_LABELS, KnowledgeBase, assess, loss_steps
+from bot.kb import KnowledgeBase, assess, loss_steps
 from bot.kb.blocklist import Blocklist
 from bot.kb.models import NON_SCAM_TYPES
 from bot.kb.stage import StageModel
 from bot.kb.verdict import Verdict
+from bot.kb.wording import DO_NOW, WHY, flag_line, risk_label
 from bot.privacy import mask_text
 from bot.settings import Settings
 
@@ -43,12 +44,7 @@ log = logging.getLogger(__name__)
 
 # -- the residents' words ---------------------------------------------------------------------
 
-RISK_ICONS = {"high": "⚠️", "medium": "🔶", "low": "ℹ️"}
 BUSY = "助手这会儿有点忙，完整的分析稍后接着做。您说的话我记下了，不用重打。"
-WHY = "为什么："
-FLAG_LINE = "·「{quote}」——{description}"
-FLAG_LINE_NO_QUOTE = "·{description}"
-DO_NOW = "现在就做："
 STOP_FIRST = "先停一停：不转账，不说验证码，不点链接"  # when the text gives no advice of its own
 ALWAYS = (
     "钱已经转出去了：马上打 {police} 报警",
@@ -99,13 +95,11 @@ def degraded_messages(
     lines = []
     judged = verdict.scam_type not in NON_SCAM_TYPES or bool(verdict.red_flags) or verdict.money_lost
     if judged:
-        icon = RISK_ICONS.get(verdict.risk_level, "")
-        lines.append(f"{icon} {RISK_LABELS.get(verdict.risk_level, verdict.risk_level)} · {verdict.scam_name}".strip())
+        lines.append(f"{risk_label(verdict.risk_level)} · {verdict.scam_name}")
         if verdict.red_flags:
             lines.append(WHY)
             for hit in verdict.red_flags[:MAX_FLAGS]:
-                template = FLAG_LINE if hit.quote else FLAG_LINE_NO_QUOTE
-                lines.append(template.format(quote=hit.quote, description=hit.description))
+                lines.append(flag_line(hit.quote, hit.description))
     lines.append(BUSY)
     lines.append(DO_NOW)
     advice = [a for a in steps.lead(verdict.advice) if a not in steps.lines][:MAX_ADVICE] if judged else []

@@ -17,7 +17,7 @@ import hmac
 import json
 import re
 import secrets
-from typing import Any, Dict, FrozenSet, List, Mapping, Optional, Tuple
+from typing import Any, Dict, FrozenSet, List, Optional, Tuple
 
 from bot.kb.text import clean
 
@@ -154,9 +154,3 @@ def allowed_command(payload: str) -> bool:
         key in BUTTON_ENTITIES and isinstance(value, str) and len(value) <= MAX_ENTITY_VALUE_CHARS
         for key, value in entities.items()
     )
-
-
-def safe_header(headers: Mapping[str, str], name: str) -> str:
-    """A header value as text whatever bytes the client sent (aiohttp decodes as latin-1/utf-8
-    with surrogateescape; a lone surrogate must never reach an encoder)."""
-    return clean(headers.get(name, "") or "")
