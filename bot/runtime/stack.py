@@ -100,7 +100,7 @@ def environment(base: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     env.update(settings.as_env())  # endpoints.yml reads ${ACTIONS_PORT}
     env["RASA_TELEMETRY_ENABLED"] = "false"
     if not env.get("RASA_AUTH_TOKEN", "").strip():  # one per start; Rasa and the gateway share it
-        env["RASA_AUTH_TOKEN"] = secrets.token_urlsafe(32)
+        env["RASA_AUTH_TOKEN"] = secrets.token_hex(32)  # hex: a token starting with "-" reads as an option to rasa run
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     if settings.prod:
         url = prod_redis_url(settings)
