@@ -91,6 +91,22 @@ class Settings(BaseSettings):
     wechat_app_id: str = ""
     wechat_max_clock_skew_s: int = 300  # a signed request older or newer than this is refused (replay)
     wechat_dedupe_ttl_s: int = 120  # how long a (user, MsgId) is remembered for WeChat's retries
+    # Pushing alerts to subscribers (WeChat's customer-service message API, issue 16):
+    # off unless WECHAT_APP_ID and WECHAT_APP_SECRET are set. The base URL is WeChat's own;
+    # tests point it at a local server.
+    wechat_app_secret: str = ""
+    wechat_api_base_url: str = "https://api.weixin.qq.com/cgi-bin/"
+    alert_push_rate: float = 20.0  # messages per second, every attempt counted (retries too)
+    alert_push_retries: int = 3  # further attempts after a transient failure (busy, rate limit, network)
+    alert_push_backoff_s: float = 1.0  # first back-off; doubled per attempt, with jitter
+    alert_push_timeout_s: float = 10.0  # one HTTP call to WeChat
+    alert_push_workers: int = 4  # calls in flight at once
+
+    # -- community alerts (bot/alerts) ------------------------------------------------------------
+    # In Redis when REDIS_URL is set (under this prefix), else in this SQLite file
+    # (":memory:": in the process only).
+    alerts_db: str = "var/alerts.db"
+    alerts_redis_prefix: str = "fzzc:alerts:"
 
     # -- the edge: rate limits, embedding, Rasa's API token (issue 13) -----------------------------
     # `limits` rate strings ("20/minute", "5 per 5 minutes"); per client address and per sender.

@@ -11,6 +11,7 @@ from typing import AsyncIterator, Optional
 
 from aiohttp import web
 
+from bot.gateway.alerts import setup_alerts
 from bot.gateway.api import setup_api
 from bot.gateway.auth import AuthConfig, setup_auth
 from bot.gateway.cases_api import setup_cases_api
@@ -96,6 +97,7 @@ def create_app(
     setup_outreach_packs(app, settings.public_url)
     setup_stats(app)
     setup_kb_reload(app)
+    setup_alerts(app, settings)  # community alerts and their WeChat push (issue 16)
     return app
 
 

@@ -9,6 +9,8 @@ from typing import Any, Awaitable, Callable, Mapping, Optional
 
 from aiohttp import web
 
+from bot.alerts import AlertStore
+from bot.alerts.push import AlertPusher
 from bot.cases import CaseStore
 from bot.gateway.input_guard import ButtonSigner
 from bot.gateway.rasa_client import RasaClient
@@ -34,6 +36,10 @@ EXTRACTOR_KEY = web.AppKey("extractor", Callable[[], Extractor])  # type: ignore
 STAGE_MODEL_KEY = web.AppKey("stage_model", Optional[StageModel])  # type: ignore[arg-type]
 CASE_STORE_KEY = web.AppKey("case_store", CaseStore)
 STATS_STORE_KEY = web.AppKey("stats_store", object)
+# Community alerts and WeChat subscriptions (bot/gateway/alerts.py); the pusher is None
+# when WeChat's app secret is not set (no push).
+ALERT_STORE_KEY = web.AppKey("alert_store", AlertStore)
+ALERT_PUSHER_KEY = web.AppKey("alert_pusher", Optional[AlertPusher])  # type: ignore[arg-type]
 # Called with (verdict as in the assess API, channel) after every completed self-check.
 # Listeners get no text and no sender id: the anonymous statistics are built from these.
 CheckListener = Callable[[Mapping[str, Any], str], Awaitable[None]]

@@ -17,7 +17,10 @@ signing, AES or XML:
     ``bot.gateway.services.chat_turn`` as the widget and the JSON API); the bot's
     texts are joined into one reply; buttons become numbered options, and a
     reply of the number or the title sends the button's payload;
-  * ``subscribe`` → a welcome text; other events → ``success`` (no reply);
+  * "订阅预警 [老年人|家长|学生|所有人]" / "退订" → the alert subscription
+    (bot/gateway/alerts.py: only the OpenID and the audience are kept), not a chat turn;
+  * ``subscribe`` → a welcome text; ``unsubscribe`` (unfollow) also ends the alert
+    subscription; other events → ``success`` (no reply);
   * voice, image and anything else → "请直接输入文字…";
   * a body that is not WeChat XML → 400, never a crash.
 
@@ -71,7 +74,9 @@ from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.replies import TextReply
 from wechatpy.utils import check_signature
 
+from bot.alerts.texts import parse_subscription
 from bot.gateway import services
+from bot.gateway.alerts import forget_subscriber, subscription_reply
 from bot.gateway.ratelimit import LIMITER_KEY as _LIMITER_KEY
 from bot.gateway.ratelimit import client_address, rate_limited_text
 from bot.kb import RISK_LABELS
@@ -101,7 +106,8 @@ WELCOME_TEXT = (
     "接到可疑电话、短信，或者聊天里有人让您转账，\n"
     "把经过直接打字发给我，我帮您看看是不是骗局。\n"
     "提醒：任何人要验证码、密码、银行卡号，都不要给。\n"
-    "拿不准，打 96110 反诈专线问一问。"
+    "拿不准，打 96110 反诈专线问一问。\n"
+    "想收社区发的反诈预警，回复“订阅预警”。"
 )
 TEXT_ONLY_TEXT = (
     "请直接输入文字，把遇到的事情说一说。\n"
@@ -345,12 +351,17 @@ async def message_endpoint(request: web.Request) -> web.Response:
 async def _answer(app: web.Application, message: Any, msg_id: str = "", created: str = "") -> Optional[str]:
     kind = message.type
     if kind == "event":
+        if str(getattr(message, "event", "") or "") == "unsubscribe":
+            await forget_subscriber(app, message.source)
         return _event_answer(app[WECHAT_KEY], message, created)
     if kind != "text":
         return TEXT_ONLY_TEXT
     content = (message.content or "").strip()
     if not content:
         return TEXT_ONLY_TEXT
+    command = parse_subscription(content)
+    if command is not None:  # 订阅预警 / 退订 (issue 16): answered here, never sent to Rasa
+        return await subscription_reply(app, message.source, command)
     msg_id = "" if msg_id.strip("0") == "" else msg_id  # "0" or absent: no id to dedupe on
     return await _text_turn(app, message.source, content[:MAX_MESSAGE_CHARS], msg_id)
 
