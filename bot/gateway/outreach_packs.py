@@ -10,6 +10,7 @@ import logging
 import aiohttp_jinja2
 from aiohttp import web
 
+from bot.gateway.alerts import active_alerts
 from bot.gateway.keys import current_kb
 from bot.gateway.pdf import pdf_response
 from bot.outreach.packs import AUDIENCES, TipSheet, UnknownAudience, build_sheet, widget_url
@@ -46,9 +47,9 @@ async def outreach_index(request: web.Request) -> dict:
     return {"audiences": _audience_links(), "not_found": None}
 
 
-def _sheet_for(request: web.Request, slug: str) -> TipSheet:
+async def _sheet_for(request: web.Request, slug: str) -> TipSheet:
     url = widget_url(request.app[PUBLIC_URL_KEY] or None, _request_origin(request))
-    return build_sheet(current_kb(request.app), slug, url)
+    return build_sheet(current_kb(request.app), slug, url, await active_alerts(request.app))
 
 
 def _not_found(request: web.Request, name: str) -> web.Response:
@@ -63,7 +64,7 @@ async def tip_sheet(request: web.Request) -> web.StreamResponse:
     if slug in _BY_LABEL:
         raise web.HTTPFound(f"/outreach/packs/{_BY_LABEL[slug]}{PDF_SUFFIX if wants_pdf else ''}")
     try:
-        sheet = _sheet_for(request, slug)
+        sheet = await _sheet_for(request, slug)
     except UnknownAudience:
         return _not_found(request, slug)
     context = {"sheet": sheet, "for_pdf": wants_pdf}

@@ -8,11 +8,13 @@ The QR code is made here with segno, so printing a sheet never needs the network
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 import segno
 
+from bot.alerts.models import Alert
 from bot.kb.loader import KnowledgeBase
 from bot.kb.models import NON_SCAM_TYPES, Hotline, ScamType
 
@@ -20,6 +22,10 @@ from bot.kb.models import NON_SCAM_TYPES, Hotline, ScamType
 SHEET_HOTLINES = ("police_110", "antifraud_96110", "miit_12381", "report_12321", "antifraud_app")
 RISK_ORDER = {"high": 0, "medium": 1, "low": 2}
 SIGNS_PER_TYPE = 2
+# Community alerts printed at the top of a sheet; they take the place of one row of tips
+# (two types), so the sheet stays one A4 page.
+MAX_SHEET_ALERTS = 2
+SHEET_TZ = ZoneInfo("Asia/Shanghai")  # "valid until" is a day where the sheet hangs
 
 
 @dataclass(frozen=True)
@@ -67,12 +73,21 @@ class SheetHotline:
 
 
 @dataclass(frozen=True)
+class SheetAlert:
+    title: str
+    text: str
+    type_name: str  # "" when the alert names no known type yet
+    until: str  # the last day it applies, as people write it: 12月31日
+
+
+@dataclass(frozen=True)
 class TipSheet:
     audience: Audience
     items: Tuple[TipItem, ...]
     hotlines: Tuple[SheetHotline, ...]
     widget_url: str
     qr_data_uri: str  # an SVG data: URI, works in the browser and in WeasyPrint
+    alerts: Tuple[SheetAlert, ...] = ()
 
     @property
     def title(self) -> str:
@@ -148,14 +163,28 @@ def qr_data_uri(url: str) -> str:
     return qr_code(url).svg_data_uri(scale=4, border=4, dark="#000", light="#fff")
 
 
-def build_sheet(kb: KnowledgeBase, audience_slug: str, url: str) -> TipSheet:
-    """The tip sheet for one audience; `url` is the widget address the QR code opens."""
+def sheet_alerts(kb: KnowledgeBase, who: Audience, alerts: Sequence[Alert]) -> Tuple[SheetAlert, ...]:
+    """The newest active alerts that concern this audience (the all-residents sheet: every one)."""
+    chosen = [a for a in alerts if a.reaches(who.label)][:MAX_SHEET_ALERTS]
+    names = {t: s.short_name for t, s in kb.scam_types.items() if t not in NON_SCAM_TYPES}
+    days = [a.expires_at.astimezone(SHEET_TZ) for a in chosen]
+    return tuple(
+        SheetAlert(a.title, a.text, names.get(a.scam_type, ""), f"{day.month}月{day.day}日")
+        for a, day in zip(chosen, days)
+    )
+
+
+def build_sheet(kb: KnowledgeBase, audience_slug: str, url: str, alerts: Sequence[Alert] = ()) -> TipSheet:
+    """The tip sheet for one audience; `url` is the widget address the QR code opens;
+    `alerts`: the active community alerts, newest first (bot.alerts)."""
     who = audience(audience_slug)
-    types = relevant_types(kb, who.kb_group)[: who.max_types]
+    printed = sheet_alerts(kb, who, alerts)
+    types = relevant_types(kb, who.kb_group)[: who.max_types - (2 if printed else 0)]
     return TipSheet(
         audience=who,
         items=tuple(tip_item(scam) for scam in types),
         hotlines=sheet_hotlines(kb),
         widget_url=url,
         qr_data_uri=qr_data_uri(url),
+        alerts=printed,
     )

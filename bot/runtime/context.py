@@ -8,6 +8,8 @@
 - `get_stage_model()`: the loss-stage model `make build` trained (settings `STAGE_MODEL_FILE`,
   default build/stage_model.json); when it is missing or broken, None — the core then judges
   the stage by the KB's rules alone, and a log line says so.
+- `alert_store()`: the community alerts' store the settings name (REDIS_URL, else
+  ALERTS_DB), opened on the first await in the process's event loop (the action server's).
 - `live_kb()`: the KB of settings `KB_DIR` as a `LiveKb`; `current_kb()` is its snapshot's
   KB after a `refresh()` (one stat per KB file), so the action server serves a KB edit
   on the first action run after it (`make reload` reloads the gateway; every action
@@ -18,11 +20,13 @@ store (tests, after changing its settings).
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from pathlib import Path
 from typing import Optional
 
+from bot.alerts import AlertStore, open_alert_store
 from bot.kb import KnowledgeBase, default_kb
 from bot.kb.blocklist import Blocklist
 from bot.kb.extraction.entities import Extractor
@@ -40,6 +44,8 @@ _blocklist: Optional[Blocklist] = None
 _stage_model: Optional[StageModel] = None
 _stage_model_loaded = False
 _live_kb: Optional[LiveKb] = None
+_alert_store: Optional[AlertStore] = None
+_alert_store_lock: Optional[asyncio.Lock] = None
 
 
 def _sources_mtime() -> float:
@@ -144,3 +150,15 @@ def current_snapshot() -> KbSnapshot:
 
 def current_kb() -> KnowledgeBase:
     return current_snapshot().kb
+
+
+async def alert_store(settings: Optional[Settings] = None) -> AlertStore:
+    """The process's alert store, opened on first use (in the running event loop)."""
+    global _alert_store, _alert_store_lock
+    if _alert_store is None:
+        _alert_store_lock = _alert_store_lock or asyncio.Lock()
+        async with _alert_store_lock:
+            if _alert_store is None:
+                settings = settings or Settings()
+                _alert_store = await open_alert_store(settings.redis_url, settings.alerts_db, settings.alerts_redis_prefix)
+    return _alert_store

@@ -10,6 +10,7 @@
   "use strict";
 
   var API_URL = "api/v1/chat";
+  var ALERTS_URL = "api/v1/alerts";
   var STORE = "fzWidget.v1.";
   var MAX_ITEMS = 300;
   var TIME_GAP_MS = 5 * 60 * 1000;
@@ -408,6 +409,42 @@
     els.input.focus();
   }
 
+  // -- 社区预警 banner: the newest active alert, until the resident dismisses it -------
+  function showAlert(alert) {
+    if (!alert || typeof alert.id !== "string" || load("dismissedAlert", "") === alert.id) return;
+    var banner = document.getElementById("alert-banner");
+    var body = document.getElementById("alert-banner-body");
+    document.getElementById("alert-banner-type").textContent = alert.scam_name ? " · " + alert.scam_name : "";
+    document.getElementById("alert-banner-title").textContent = String(alert.title || "");
+    var text = document.getElementById("alert-banner-text");
+    text.textContent = "";
+    fillText(text, alert.text);
+    banner.setAttribute("data-id", alert.id);
+    banner.hidden = false;
+    function toggle() {
+      var open = banner.classList.toggle("open");
+      body.setAttribute("aria-expanded", open ? "true" : "false");
+    }
+    body.addEventListener("click", toggle);
+    body.addEventListener("keydown", function (e) {
+      if (e.key === "Enter" || e.key === " ") { e.preventDefault(); toggle(); }
+    });
+    document.getElementById("alert-banner-close").addEventListener("click", function () {
+      save("dismissedAlert", alert.id);
+      banner.hidden = true;
+    });
+  }
+
+  function loadAlerts() {
+    if (!window.fetch) return;
+    fetch(ALERTS_URL, { headers: { Accept: "application/json" } }).then(function (res) {
+      return res.ok ? res.json() : null;
+    }).then(function (data) {
+      // Newest first (the API's order); a failed fetch only means no banner.
+      if (data && Array.isArray(data.alerts) && data.alerts.length) showAlert(data.alerts[0]);
+    }, function () { /* offline: the chat works without the banner */ });
+  }
+
   // -- 长辈模式 -----------------------------------------------------------------
   function setElder(on) {
     document.body.classList.toggle("elder", !!on);
@@ -482,6 +519,7 @@
 
     syncComposer();
     render();
+    loadAlerts();
     document.documentElement.setAttribute("data-ready", "1");
   }
 
