@@ -43,7 +43,7 @@ LOCAL_TZ = ZoneInfo("Asia/Shanghai")  # the outreach workers' days, as the stati
 
 
 def type_name(app: web.Application, scam_type: str) -> str:
-    scam = current_kb(app).scam_types.get(scam_type)
+    scam = (getattr(current_kb(app), "scam_types", None) or {}).get(scam_type)
     return scam.short_name if scam is not None and scam_type not in NON_SCAM_TYPES else ""
 
 
