@@ -160,6 +160,8 @@ class AlertPusher:
         """Send `alert` to every subscriber it reaches; returns the final counts."""
         openids = [openid for openid, audience in await self.store.subscribers() if alert.reaches(audience)]
         await self.store.set_progress(alert.id, PushProgress("sending", len(openids)))
+        if openids:  # the access token once, before the workers start (else each would fetch one)
+            await asyncio.get_running_loop().run_in_executor(self._executor, lambda: self.client.access_token)
         text = push_text(alert, self.names)
         slots = asyncio.Semaphore(self.config.workers)
         results = await asyncio.gather(*(self._deliver(alert, o, text, slots) for o in openids))
