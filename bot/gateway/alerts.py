@@ -86,8 +86,8 @@ async def create_alert(request: web.Request) -> web.Response:
 
 async def list_alerts(request: web.Request) -> web.Response:
     alerts = [alert_api(request.app, a) for a in await active_alerts(request.app)]
-    # Short-lived in caches: an expired alert must not linger in the widget.
-    return json_response({"alerts": alerts}, headers={"Cache-Control": "max-age=30"})
+    # Never from a cache: a new alert shows on the next page load, an expired one is gone.
+    return json_response({"alerts": alerts}, headers={"Cache-Control": "no-cache"})
 
 
 @require_api_token
