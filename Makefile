@@ -23,7 +23,7 @@ BUILD_STAMP := build/.built
 STAGE_MODEL := build/stage_model.json
 STAGE_INPUTS := data/kb/stages.yml bot/kb/stage.py bot/kb/stage_train.py $(shell find data/stages -type f -name '*.yml' 2>/dev/null)
 
-.PHONY: run install build train test test-unit test-stories validate lint eval eval-dev bench load chaos operator reload clean help
+.PHONY: run install build train test test-unit test-stories validate lint eval eval-dev bench bench-push load chaos operator reload clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -36,6 +36,7 @@ help:
 	@echo "make eval   – score on ../shared/eval (reports/eval.json)"
 	@echo "make eval-dev – the dev sets only: types, stages, styles, bank-CS (reports/eval.json)"
 	@echo "make bench  – latency / throughput (reports/bench.json)"
+	@echo "make bench-push – one alert to SUBSCRIBERS (1000) through a local WeChat API at RATE msg/s (reports/push_bench.json)"
 	@echo "make operator LOGIN=wang NAME=王警官 – add a console account (asks for the password)"
 	@echo "make reload – the running gateway and action server serve data/kb again (token: API_TOKENS)"
 
@@ -95,6 +96,12 @@ eval: $(MODEL) $(STAGE_MODEL)
 # The held-out dev sets alone (data/dev, data/dev2): never reads ../shared/eval.
 eval-dev: $(MODEL) $(STAGE_MODEL)
 	$(PY) -m bot.quality.evaluation --dev-only
+
+# No Rasa needed: the gateway, its alert store and a local WeChat API server in one process.
+SUBSCRIBERS ?= 1000
+RATE ?= 25
+bench-push: $(VENV)/.installed
+	$(PY) -m bot.quality.push_bench --subscribers $(SUBSCRIBERS) --rate $(RATE) --target-s 60
 
 bench: $(MODEL) $(STAGE_MODEL)
 	$(PY) -m bot.quality.benchmark

@@ -10,10 +10,12 @@ whole push (HTTP, JSON, access token, retries) without reaching WeChat. Point
 """
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from aiohttp import web
 
@@ -64,6 +66,11 @@ class LocalWeChatApi:
         app.router.add_post("/cgi-bin/message/custom/send", self.custom_send)
         return app
 
+    def mean_rate(self) -> float:
+        """Attempts per second from the first to the last."""
+        times = sorted(at for _, at in self.attempts)
+        return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
+
     def max_in_one_second(self) -> int:
         """The most send attempts within any one second (the rate, as WeChat saw it)."""
         times = sorted(at for _, at in self.attempts)
@@ -73,3 +80,30 @@ class LocalWeChatApi:
                 start += 1
             best = max(best, end - start + 1)
         return best
+
+
+# -- as its own process (make bench-push): WeChat is another machine, not our event loop ----
+
+async def summary(request: web.Request) -> web.Response:
+    api: LocalWeChatApi = request.app["api"]
+    return web.json_response({"received": [r.openid for r in api.received], "attempts": len(api.attempts),
+                              "max_in_one_second": api.max_in_one_second(), "mean_rate": round(api.mean_rate(), 2),
+                              "token_calls": api.token_calls})
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bot.quality.wechat_api", description="A local WeChat API server.")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--app-id", default=LocalWeChatApi.app_id)
+    parser.add_argument("--secret", default=LocalWeChatApi.secret)
+    args = parser.parse_args(argv)
+    api = LocalWeChatApi(app_id=args.app_id, secret=args.secret)
+    app = api.app()
+    app["api"] = api
+    app.router.add_get("/_summary", summary)  # what it received, for the bench
+    web.run_app(app, host="127.0.0.1", port=args.port, print=None)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
