@@ -282,3 +282,19 @@ async def test_the_chat_answers_with_the_active_alerts(tmp_path, monkeypatch):
         assert "【冒充公检法" in text and ALERT["title"] in text and "96110" in text
     finally:
         await store.close()
+
+
+@pytest.mark.parametrize("slug", ["elderly", "all"])
+async def test_a_tip_sheet_with_two_long_alerts_is_still_one_a4_page(aiohttp_client, gateway_settings, real_kb, slug):
+    import io
+
+    from pypdf import PdfReader
+
+    client = await aiohttp_client(create_app(kb=real_kb, settings=gateway_settings()))
+    for title in ("第一条很长的预警标题，说清楚是什么骗局", "第二条很长的预警标题，说清楚是什么骗局"):
+        await publish(client, title=title, text="骗子会这样说：" + "您的医保卡被冻结了，要配合调查。" * 30)
+    resp = await client.get(f"/outreach/packs/{slug}.pdf")
+    reader = PdfReader(io.BytesIO(await resp.read()))
+    assert len(reader.pages) == 1
+    text = "".join(reader.pages[0].extract_text().split())
+    assert "第一条很长的预警标题" in text and "第二条很长的预警标题" in text

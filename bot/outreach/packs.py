@@ -22,9 +22,10 @@ from bot.kb.models import NON_SCAM_TYPES, Hotline, ScamType
 SHEET_HOTLINES = ("police_110", "antifraud_96110", "miit_12381", "report_12321", "antifraud_app")
 RISK_ORDER = {"high": 0, "medium": 1, "low": 2}
 SIGNS_PER_TYPE = 2
-# Community alerts printed at the top of a sheet; they take the place of one row of tips
+# Community alerts printed at the top of a sheet; each takes the place of one row of tips
 # (two types), so the sheet stays one A4 page.
 MAX_SHEET_ALERTS = 2
+SHEET_ALERT_CHARS = 110  # an alert's text on paper: a longer one is cut (the chat has it whole)
 SHEET_TZ = ZoneInfo("Asia/Shanghai")  # "valid until" is a day where the sheet hangs
 
 
@@ -163,13 +164,18 @@ def qr_data_uri(url: str) -> str:
     return qr_code(url).svg_data_uri(scale=4, border=4, dark="#000", light="#fff")
 
 
+def _shorten(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= SHEET_ALERT_CHARS else text[: SHEET_ALERT_CHARS - 1] + "…"
+
+
 def sheet_alerts(kb: KnowledgeBase, who: Audience, alerts: Sequence[Alert]) -> Tuple[SheetAlert, ...]:
     """The newest active alerts that concern this audience (the all-residents sheet: every one)."""
     chosen = [a for a in alerts if a.reaches(who.label)][:MAX_SHEET_ALERTS]
     names = {t: s.short_name for t, s in kb.scam_types.items() if t not in NON_SCAM_TYPES}
     days = [a.expires_at.astimezone(SHEET_TZ) for a in chosen]
     return tuple(
-        SheetAlert(a.title, a.text, names.get(a.scam_type, ""), f"{day.month}月{day.day}日")
+        SheetAlert(a.title, _shorten(a.text), names.get(a.scam_type, ""), f"{day.month}月{day.day}日")
         for a, day in zip(chosen, days)
     )
 
@@ -179,7 +185,7 @@ def build_sheet(kb: KnowledgeBase, audience_slug: str, url: str, alerts: Sequenc
     `alerts`: the active community alerts, newest first (bot.alerts)."""
     who = audience(audience_slug)
     printed = sheet_alerts(kb, who, alerts)
-    types = relevant_types(kb, who.kb_group)[: who.max_types - (2 if printed else 0)]
+    types = relevant_types(kb, who.kb_group)[: who.max_types - 2 * len(printed)]
     return TipSheet(
         audience=who,
         items=tuple(tip_item(scam) for scam in types),
