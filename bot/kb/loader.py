@@ -51,7 +51,7 @@ class KnowledgeBase:
     # data/kb/stages.yml: the loss stage's scopes and signals (a KB without it: none).
     stage_rules: StageRules = field(default_factory=StageRules)
     # data/kb/decision.yml: how evidence is weighed (a KB without it: the model's defaults).
-    decision: DecisionConstants = field(default_factory=DecisionConstants)
+    decision: DecisionConstants = field(default_factory=lambda: DecisionConstants())
     source_files: Dict[str, Path] = field(default_factory=dict)
 
     # -- look-ups ---------------------------------------------------------

@@ -203,7 +203,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         probabilities = cross_validated_probabilities(examples, rules, c=args.C)
         dummy = StageModel(tuple(STAGES), {}, [], [[] for _ in STAGES], [0.0] * len(STAGES), DECISION_BIAS)
         predicted = [dummy.decide(p) for p in probabilities]
-        scores = stage_scores([e.stage for e in examples], predicted)
+        scores: Dict[str, object] = dict(stage_scores([e.stage for e in examples], predicted))
         own = [i for i, e in enumerate(examples) if e.style != "nlu_none"]
         scores["data_stages_only"] = stage_scores([examples[i].stage for i in own], [predicted[i] for i in own])
         print(json.dumps(scores, indent=1))

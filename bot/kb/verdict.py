@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from bot.kb.blocklist import Blocklist, builtin_allowlist
+from bot.kb.classifier import recalibrate
 from bot.kb.extraction.entities import Extractor, indicators_from_entities
 from bot.kb.extraction.red_flags import (
     OVERLAPS_WITH,
@@ -36,12 +37,10 @@ from bot.kb.extraction.red_flags import (
 from bot.kb.extraction.regex_extractor import RegexExtractor
 from bot.kb.loader import KnowledgeBase
 from bot.kb.loss import loss_steps
-from bot.kb.classifier import recalibrate
 from bot.kb.models import NON_SCAM_TYPES, Bank, DecisionConstants, Hotline, Question
 from bot.kb.results import Indicator, RedFlagHit
 from bot.kb.stage import DEFAULT_STAGE, URGENT_STAGES, StageModel, assess_stage, most_severe
 from bot.kb.text import normalize
-
 
 # How evidence is weighed is data: data/kb/decision.yml (`kb.decision`), chosen on own-data
 # cross-validation and data/dev with `python -m bot.quality.evaluation --fast --tune`.
