@@ -19,10 +19,9 @@ TRAINING_INPUTS := config.yml domain.yml $(shell find data bot/nlu bot/kb -path 
 BUILD_STAMP := build/.built
 # The loss-stage model (bot/kb/stage.py) learnt from data/stages/ with the KB's stage signals.
 # Its own target, not part of BUILD_STAMP: Rasa does not read it (the actions and the gateway
-# do), so new stage examples retrain this file in seconds and never the Rasa model. It also
-# learns from the NLU data's `none` texts (ordinary texts: not_engaged), hence data/nlu.
+# do), so new stage examples retrain this file in seconds and never the Rasa model.
 STAGE_MODEL := build/stage_model.json
-STAGE_INPUTS := data/kb/stages.yml bot/kb/stage.py bot/kb/stage_train.py $(shell find data/stages data/nlu -type f -name '*.yml' 2>/dev/null)
+STAGE_INPUTS := data/kb/stages.yml bot/kb/stage.py bot/kb/stage_train.py $(shell find data/stages -type f -name '*.yml' 2>/dev/null)
 
 .PHONY: run install build train test test-unit test-stories validate lint eval eval-dev bench load chaos operator reload clean help
 .DEFAULT_GOAL := help

@@ -59,12 +59,12 @@ def test_cantonese_perfective_and_a_bill_sent_to_a_private_account_are_paid_sign
     assert "neg:转" in stage_features("我冇转钱", RULES)
 
 
-def test_the_nlu_datas_ordinary_texts_train_the_stage_model_as_not_engaged():
-    from bot.kb.stage_train import benign_examples, training_examples
+def test_the_nlu_datas_ordinary_texts_can_join_the_stage_data_as_not_engaged():
+    from bot.kb.stage_train import NLU_DIR, benign_examples, training_examples
 
     benign = benign_examples()
     assert len(benign) > 1000 and {e.stage for e in benign} == {"not_engaged"}
-    assert len(training_examples()) > len(load_stage_examples())
+    assert len(training_examples(nlu_dir=NLU_DIR)) > len(training_examples()) == len(load_stage_examples())
 
 
 def test_traditional_input_gets_the_same_features_as_simplified():
