@@ -3,8 +3,8 @@ import math
 
 import pytest
 
-from bot.kb.classifier import ScamTextClassifier, shift_probability
-from bot.quality.tuning import FALSE_ALARM_BUDGET, Setting, choose, rethreshold
+from bot.kb.classifier import ScamTextClassifier, recalibrate, shift_probability
+from bot.quality.tuning import MIN_FRAUD_RECALL, _key
 
 TEXTS = [
     "快递已到驿站，取件码3-1-2201", "明天上午十点开会", "晚上回家吃饭", "您的话费余额为20元",
@@ -30,32 +30,32 @@ def test_a_lower_threshold_raises_every_scam_probability():
         assert l["police_impersonation"] > s["police_impersonation"]
 
 
-def test_rethreshold_matches_a_model_trained_with_that_threshold():
+def test_recalibrate_matches_a_model_trained_with_that_threshold():
     texts = ["有人打电话说我涉嫌洗钱", "周末一起吃饭"]
     raw = ScamTextClassifier.train(TEXTS, LABELS, scam_threshold=0.5).rank_many(texts)
     direct = ScamTextClassifier.train(TEXTS, LABELS, scam_threshold=0.3).rank_many(texts)
     for r, d in zip(raw, direct):
-        moved = rethreshold(r, 0.3)
+        moved = recalibrate(r, 0.3)
         assert all(math.isclose(moved[t], d[t], rel_tol=1e-6, abs_tol=1e-9) for t in d)
+
+
+def test_a_slope_below_one_tempers_the_scam_probability_around_the_threshold():
+    ranking = {"none": 0.05, "police_impersonation": 0.95}
+    tempered = recalibrate(ranking, 0.5, 0.5)
+    assert 0.5 < 1 - tempered["none"] < 0.95
+    assert sum(tempered.values()) == pytest.approx(1.0)
 
 
 def _row(threshold, recall, alarms, f1):
     summary = {"fraud_recall": recall, "false_alarm_rate": alarms, "macro_f1": f1, "fraud_type_accuracy": 0.9}
-    return {"setting": {"scam_threshold": threshold, "flag_evidence": 0.5, "none_penalty": 0.8,
-                        "min_type_confidence": 0.15},
-            "own_cv": summary, "dev": summary}
+    return {"setting": {"scam_threshold": threshold}, "own_cv": summary, "dev": summary}
 
 
-def test_choose_takes_the_best_recall_within_the_false_alarm_budget():
-    current = Setting(0.5, 0.5, 0.8, 0.15)
-    rows = [_row(0.5, 0.95, 0.02, 0.90), _row(0.3, 0.99, 0.04, 0.88),
-            _row(0.1, 1.0, FALSE_ALARM_BUDGET + 0.01, 0.95)]
-    assert choose(rows, current)["setting"]["scam_threshold"] == 0.3
-    # Recall within one step: the better macro-F1 wins.
-    rows = [_row(0.5, 0.991, 0.02, 0.93), _row(0.3, 0.992, 0.04, 0.88)]
-    assert choose(rows, current)["setting"]["scam_threshold"] == 0.5
-
-
-def test_choose_refuses_when_nothing_fits_the_budget():
-    with pytest.raises(ValueError, match="false alarms"):
-        choose([_row(0.5, 0.99, 0.2, 0.9)], Setting(0.5, 0.5, 0.8, 0.15))
+def test_the_tuning_takes_the_fewest_false_alarms_among_settings_that_keep_fraud_recall():
+    current = {"scam_threshold": 0.5}
+    rows = [_row(0.5, 0.99, 0.04, 0.90), _row(0.7, 0.975, 0.01, 0.88),
+            _row(0.9, MIN_FRAUD_RECALL - 0.01, 0.0, 0.95)]
+    assert max(rows, key=lambda r: _key(r, current))["setting"]["scam_threshold"] == 0.7
+    # False alarms within one step: the better macro-F1 wins.
+    rows = [_row(0.5, 0.99, 0.0101, 0.93), _row(0.7, 0.99, 0.0102, 0.88)]
+    assert max(rows, key=lambda r: _key(r, current))["setting"]["scam_threshold"] == 0.5

@@ -142,10 +142,10 @@ async def real_client(aiohttp_client, rasa_server, real_kb):
     "text, stage, money_lost",
     [
         ("有人冒充物业让我交明年的管理费，我转了两千四到他私人微信", "paid", True),
-        # Known miss of the current stage model: a bill's words (物业费, 费用) pull a paid
-        # transfer to not_engaged. Kept visible, not hidden; more stage examples fix it.
-        pytest.param("物业的人让我把明年的物业费转到他私人微信，我昨天转过去了", "paid", True,
-                     marks=pytest.mark.xfail(reason="stage model: bill words outweigh 转过去了", strict=False)),
+        # A bill's words (物业费) no longer outweigh 转过去了: a bill sent to a private
+        # account is a stage signal (data/kb/stages.yml), ordinary bills are learnt from none texts.
+        ("物业的人让我把明年的物业费转到他私人微信，我昨天转过去了", "paid", True),
+        ("佢話係警察，我過咗兩萬去佢指定嘅戶口", "paid", True),
         ("我外婆给那个保健品讲座的老师付了四千二，说是买药", "paid", True),
         ("客服说要核实身份，我把手机上收到的验证码念给他了", "credentials_given", False),
         ("他现在还在电话上跟我说话，一直不让我挂", "on_the_call", False),

@@ -206,3 +206,25 @@ def test_a_question_names_a_known_stage_or_none(kb_copy):
     _rewrite(kb_copy / "scam_types" / "police_impersonation.yml", lambda d: d["questions"][0].update(stage="gone"))
     with pytest.raises(KnowledgeBaseError, match=r"police_impersonation\.yml: questions\.0\.stage"):
         load_kb(kb_copy)
+
+
+def test_the_decision_constants_are_read_from_decision_yml(kb_copy):
+    assert load_kb(kb_copy).decision.stage_evidence == 20.0  # no file: the model's defaults
+    (kb_copy / "decision.yml").write_text("scam_threshold: 0.7\nstage_evidence: 1.5\n", encoding="utf-8")
+    decision = load_kb(kb_copy).decision
+    assert (decision.scam_threshold, decision.stage_evidence, decision.flag_evidence) == (0.7, 1.5, 0.3)
+
+
+@pytest.mark.parametrize("body, field", [
+    ("scam_threshold: 1.5\n", "scam_threshold"),
+    ("stage_weight: 1\n", "stage_weight"),
+    ("risk: {high_at: 2, medium_at: 4}\n", "risk.medium_at"),
+])
+def test_a_bad_decision_file_names_the_file_and_the_field(kb_copy, body, field):
+    (kb_copy / "decision.yml").write_text(body, encoding="utf-8")
+    with pytest.raises(KnowledgeBaseError, match=rf"decision\.yml: .*{re.escape(field)}"):
+        load_kb(kb_copy)
+
+
+def test_the_real_kb_has_its_decision_file():
+    assert load_kb().source_files["decision"].name == "decision.yml"

@@ -46,6 +46,27 @@ def test_negation_puts_the_following_characters_in_scope():
     assert "neg:转" not in stage_features("我转了", RULES)
 
 
+def test_a_negation_carries_over_a_comma_into_the_next_clause_but_not_past_a_full_stop():
+    assert "neg:转" in stage_features("没有，一分钱都没转", RULES)
+    assert "neg:转" in stage_features("我没有啊，转什么", RULES)
+    assert "neg:转" not in stage_features("我没有啊。转了三千", RULES)
+
+
+def test_cantonese_perfective_and_a_bill_sent_to_a_private_account_are_paid_signals():
+    assert "R:paid" in stage_features("我畀咗三千俾佢", RULES)
+    assert "R:paid" in stage_features("佢叫我转账，我转咗五千", RULES)
+    assert "R:paid" in stage_features("物业费我转到他私人微信了", RULES)
+    assert "neg:转" in stage_features("我冇转钱", RULES)
+
+
+def test_the_nlu_datas_ordinary_texts_can_join_the_stage_data_as_not_engaged():
+    from bot.kb.stage_train import NLU_DIR, benign_examples, training_examples
+
+    benign = benign_examples()
+    assert len(benign) > 1000 and {e.stage for e in benign} == {"not_engaged"}
+    assert len(training_examples(nlu_dir=NLU_DIR)) > len(training_examples()) == len(load_stage_examples())
+
+
 def test_traditional_input_gets_the_same_features_as_simplified():
     assert stage_features("我沒有轉", RULES) == stage_features("我没有转", RULES)
 

@@ -5,10 +5,11 @@ stage 2 ranks the scam types; P(type) = P(scam) · P(type | scam), P(none) = 1 �
 Pooling matters: what scams share (转账, 账户, 借钱 …) is learnt from all of them, so a
 scam told in words that fit no single type still counts as a scam.
 
-P(scam) is moved so that `scam_threshold` maps to 0.5: a text the raw model scores at the
-threshold counts as even odds. The threshold trades recall against false alarms and is
-chosen on the held-out dev set and own-data cross-validation (`python -m bot.quality.evaluation
---fast --tune`), never on the external evaluation file.
+The model's ranking carries the raw P(scam) (`scam_threshold` 0.5). The verdict engine
+recalibrates it (`recalibrate`) with the knowledge base's `scam_threshold` and `scam_slope`
+(data/kb/decision.yml), so the threshold that trades recall against false alarms is data,
+chosen on own-data cross-validation and data/dev (`python -m bot.quality.evaluation --fast
+--tune`), and changing it needs no retraining.
 
 Why this and not DIET or a ResponseSelector: it trains in seconds on the project's few
 thousand hand-written examples, gives probabilities that the verdict engine can combine
@@ -21,7 +22,7 @@ import math
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, List, Sequence
+from typing import TYPE_CHECKING, Dict, List, Mapping, Sequence
 
 from bot.kb.text import normalize
 
@@ -34,8 +35,7 @@ BENIGN = "none"
 # Weak regularisation suits sparse character n-grams (own-data CV: C=20 ≥ C=5).
 REGULARISATION_C = 20.0
 NGRAM_RANGE = (1, 3)
-# Raw P(scam) that counts as even odds; below 0.5 favours recall. Chosen on the dev set
-# and own-data CV for fraud recall with few false alarms (see bot.quality.evaluation --tune).
+# The model ranks with its raw P(scam); the decision's threshold lives in data/kb/decision.yml.
 SCAM_THRESHOLD = 0.5
 
 
@@ -59,9 +59,23 @@ def _logit(p: float) -> float:
     return math.log(p / (1 - p))
 
 
-def shift_probability(p: float, threshold: float) -> float:
-    """P moved in log-odds so that `threshold` becomes 0.5 (identity at 0.5)."""
-    return 1.0 / (1.0 + math.exp(-(_logit(p) - _logit(threshold))))
+def shift_probability(p: float, threshold: float, slope: float = 1.0) -> float:
+    """P moved in log-odds so that `threshold` becomes 0.5 (identity at 0.5, slope 1), the
+    log-odds then scaled by `slope`."""
+    return 1.0 / (1.0 + math.exp(-slope * (_logit(p) - _logit(threshold))))
+
+
+def recalibrate(ranking: Mapping[str, float], threshold: float, slope: float = 1.0) -> Dict[str, float]:
+    """A ranking made with the raw P(scam), re-expressed at `threshold` and `slope`: P(scam)
+    moves, the types keep their shares of it."""
+    if threshold == SCAM_THRESHOLD and slope == 1.0 or BENIGN not in ranking:
+        return dict(ranking)
+    p_raw = 1.0 - float(ranking[BENIGN])
+    p_new = shift_probability(p_raw, threshold, slope)
+    scale = p_new / p_raw if p_raw > 0 else 0.0
+    out = {t: float(v) * scale for t, v in ranking.items() if t != BENIGN}
+    out[BENIGN] = 1.0 - p_new
+    return out
 
 
 @dataclass

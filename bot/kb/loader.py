@@ -15,6 +15,7 @@ from bot.kb.models import (
     NON_SCAM_TYPES,
     Bank,
     CommonFile,
+    DecisionConstants,
     FaqFile,
     Hotline,
     HotlinesFile,
@@ -49,6 +50,8 @@ class KnowledgeBase:
     other_numbers: List[OtherNumber] = field(default_factory=list)
     # data/kb/stages.yml: the loss stage's scopes and signals (a KB without it: none).
     stage_rules: StageRules = field(default_factory=StageRules)
+    # data/kb/decision.yml: how evidence is weighed (a KB without it: the model's defaults).
+    decision: DecisionConstants = field(default_factory=lambda: DecisionConstants())
     source_files: Dict[str, Path] = field(default_factory=dict)
 
     # -- look-ups ---------------------------------------------------------
@@ -222,6 +225,10 @@ def load_kb(kb_dir: Path | str = DEFAULT_KB_DIR) -> KnowledgeBase:
     }
     if stages_path.exists():
         sources["stages"] = stages_path
+    decision_path = kb_dir / "decision.yml"
+    decision = _load_file(decision_path, DecisionConstants) if decision_path.exists() else DecisionConstants()
+    if decision_path.exists():
+        sources["decision"] = decision_path
     type_files = sorted((kb_dir / "scam_types").glob("*.yml"))
     if not type_files:
         raise KnowledgeBaseError(f"{kb_dir / 'scam_types'}: no scam type files found")
@@ -247,6 +254,7 @@ def load_kb(kb_dir: Path | str = DEFAULT_KB_DIR) -> KnowledgeBase:
         faq=faq,
         other_numbers=list(hotlines_file.other_numbers),
         stage_rules=stage_rules,
+        decision=decision,
         source_files=sources,
     )
     _check_references(kb)

@@ -6,7 +6,7 @@ name into an error instead of a silently ignored key.
 from __future__ import annotations
 
 import re
-from typing import List, Literal, Optional, Tuple
+from typing import Dict, List, Literal, Optional, Tuple
 
 from pydantic import Field, validator
 
@@ -238,3 +238,52 @@ class FaqFile(StrictModel):
 
 # Types that are not scams: they carry no diagnostic questions of their own.
 NON_SCAM_TYPES = ("none", "unknown")
+
+
+class RiskPoints(StrictModel):
+    """How the risk level is reached: the type's base points plus red-flag weights and answers."""
+
+    base: Dict[RiskLevel, float] = Field(default_factory=lambda: {"high": 2, "medium": 1, "low": 0})
+    high_at: float = Field(default=5, gt=0)
+    medium_at: float = Field(default=2, gt=0)
+
+    @validator("medium_at")
+    def _medium_below_high(cls, value: float, values: dict) -> float:
+        if "high_at" in values and value > values["high_at"]:
+            raise ValueError("must not be above high_at")
+        return value
+
+    @validator("base")
+    def _every_level(cls, value: Dict[str, float]) -> Dict[str, float]:
+        missing = {"high", "medium", "low"} - set(value)
+        if missing:
+            raise ValueError(f"missing level(s) {sorted(missing)}")
+        return value
+
+
+class DecisionConstants(StrictModel):
+    """data/kb/decision.yml: how the classifier's P(scam), the red flags, the reassurance spans
+    and the loss stage are weighed when the type and the risk are chosen (bot.kb.verdict).
+    Chosen on own-data cross-validation and data/dev (`python -m bot.quality.evaluation
+    --fast --tune`); a KB without the file (the tests' small KB) gets these defaults."""
+
+    # The classifier's raw P(scam) that counts as even odds, and the slope of its log-odds
+    # (a Platt-style recalibration: < 1 tempers an over-confident model).
+    scam_threshold: float = Field(default=0.5, gt=0, lt=1)
+    scam_slope: float = Field(default=1.0, gt=0, le=3)
+    # Log-odds added per red-flag weight point of a type found in the text.
+    flag_evidence: float = Field(default=0.3, ge=0, le=5)
+    # Log-odds taken from `none` per weight point of any red flag (shared ones included).
+    none_penalty: float = Field(default=0.8, ge=0, le=5)
+    # Below this, the best scam type is reported as `unknown` when something looks wrong.
+    min_type_confidence: float = Field(default=0.15, ge=0, lt=1)
+    # Log-odds added to `none` per reassurance span (common.yml), at most `max_reassurances`.
+    reassurance: float = Field(default=0.0, ge=0, le=10)
+    max_reassurances: int = Field(default=2, ge=0, le=10)
+    # Log-odds taken from `none` when the text's loss stage is urgent (paid, credentials).
+    # The stage model reads tense, not fraud ("AA 我付了" is paid too), so it is evidence, not
+    # an override; a verdict that still ends `none` is a legitimate payment: no urgent steps.
+    stage_evidence: float = Field(default=20.0, ge=0, le=50)
+    # A red flag at least this heavy (验证码, 安全账户 …) never ends as "nothing found".
+    decisive_flag_weight: int = Field(default=3, ge=1, le=4)
+    risk: RiskPoints = Field(default_factory=lambda: RiskPoints())

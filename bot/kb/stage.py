@@ -61,6 +61,9 @@ class Scope(StrictModel):
     id: str = Field(regex=ID_PATTERN)
     reach: int = Field(ge=1, le=40)  # characters after the cue that it governs
     patterns: List[str] = Field(min_items=1)
+    # The reach goes on over a comma into the next clause ("没有，一分钱都没转过去",
+    # "差点，就把钱转了"), never over a sentence end.
+    crosses_comma: bool = False
 
     _valid = validator("patterns", allow_reuse=True)(valid_regexes)
 
@@ -88,6 +91,10 @@ class StageRules(StrictModel):
         return [(s.id, s.reach, re.compile("|".join(f"(?:{p})" for p in s.patterns))) for s in self.scopes]
 
     @cached_property
+    def comma_crossing(self) -> frozenset:
+        return frozenset(s.id for s in self.scopes if s.crosses_comma)
+
+    @cached_property
     def compiled_rules(self) -> List[Tuple[StageRule, List[re.Pattern]]]:
         return [(r, [re.compile(p) for p in r.patterns]) for r in self.signals]
 
@@ -104,26 +111,56 @@ def load_stage_rules(path: Path) -> StageRules:
 # -- features ---------------------------------------------------------------------------------
 
 
-def _clauses(norm: str) -> List[str]:
-    return [c for c in _CLAUSE.split(norm) if c]
+_SENTENCE_END = re.compile(r"[。！？!?；;\n\r]")
 
 
-def _scope_tags(clause: str, rules: StageRules) -> List[List[str]]:
-    """For each character of the clause, the scopes (negation, hypothesis …) it lies in."""
+def _clauses_with_tags(norm: str, rules: StageRules) -> List[Tuple[str, List[List[str]]]]:
+    """Each clause with, for each of its characters, the scopes (negation, hypothesis …) it
+    lies in; a `crosses_comma` scope's remaining reach carries into the next clause of the
+    same sentence."""
+    out: List[Tuple[str, List[List[str]]]] = []
+    carried: Dict[str, int] = {}
+    pos = 0
+    for match in list(_CLAUSE.finditer(norm)) + [None]:
+        end = match.start() if match else len(norm)
+        clause = norm[pos:end]
+        if clause:
+            tags, carry_out = _scope_tags(clause, rules, carried)
+            out.append((clause, tags))
+            carried = carry_out
+        if match is None:
+            break
+        if _SENTENCE_END.search(match.group()):
+            carried = {}
+        pos = match.end()
+    return out
+
+
+def _scope_tags(
+    clause: str, rules: StageRules, carried: Optional[Mapping[str, int]] = None
+) -> Tuple[List[List[str]], Dict[str, int]]:
+    """Per character the scopes it lies in, and the reach left over past the clause's end."""
     tags: List[List[str]] = [[] for _ in clause]
+    carry_out: Dict[str, int] = {}
+    for scope_id, remaining in (carried or {}).items():
+        for i in range(min(len(clause), remaining)):
+            if scope_id not in tags[i]:
+                tags[i].append(scope_id)
     for scope_id, reach, pattern in rules.compiled_scopes:
         for match in pattern.finditer(clause):
             for i in range(match.end(), min(len(clause), match.end() + reach)):
                 if scope_id not in tags[i]:
                     tags[i].append(scope_id)
-    return tags
+            left = match.end() + reach - len(clause)
+            if left > 0 and scope_id in rules.comma_crossing:
+                carry_out[scope_id] = max(carry_out.get(scope_id, 0), left)
+    return tags, carry_out
 
 
 def _rule_features(norm: str, rules: StageRules) -> List[str]:
     """`R:<stage>` per rule match; `R:<stage>:<scope>` when the match lies in a scope."""
     features = []
-    for clause in _clauses(norm):
-        tags = _scope_tags(clause, rules)
+    for clause, tags in _clauses_with_tags(norm, rules):
         for rule, patterns in rules.compiled_rules:
             for pattern in patterns:
                 match = pattern.search(clause)
@@ -142,11 +179,10 @@ def stage_features(text: str, rules: StageRules) -> List[str]:
         half = MAX_CHARS // 2
         norm = norm[:half] + "\n" + norm[-half:]
     features: List[str] = []
-    for clause in _clauses(norm):
+    for clause, tags in _clauses_with_tags(norm, rules):
         padded = f"^{clause}$"
         for n in range(1, NGRAM_MAX + 1):
             features.extend(padded[i:i + n] for i in range(len(padded) - n + 1))
-        tags = _scope_tags(clause, rules)
         for i, scopes in enumerate(tags):
             for scope in scopes:
                 for n in range(1, SCOPED_NGRAM_MAX + 1):

@@ -23,6 +23,13 @@ from bot.kb.stage import STAGES, StageError, StageModel, StageRules, load_stage_
 ROOT = Path(__file__).resolve().parents[2]
 STAGE_DATA_DIR = ROOT / "data" / "stages"
 STAGE_RULES_FILE = ROOT / "data" / "kb" / "stages.yml"
+# The scam-type classifier's `none` examples are ordinary texts: stage `not_engaged` by
+# definition (data/dev2/README.md). Offered with --with-nlu-none, not the default: they cut
+# false `paid` on chit-chat ("外卖到楼下了") but their many SMS numbers pulled real losses
+# that quote a phone number to not_engaged ("电话138…，老人已经转了5万元" → 0.49/0.49), and
+# the verdict already keeps a `none` verdict free of urgent steps (decision.yml).
+NLU_DIR = ROOT / "data" / "nlu"
+BENIGN_TYPE = "none"
 # Weak regularisation suits sparse n-grams; chosen by own-data CV (see --cv --grid).
 REGULARISATION_C = 10.0
 MIN_DF = 2
@@ -73,6 +80,30 @@ def load_stage_examples(directory: Path = STAGE_DATA_DIR, type_ids: Optional[Seq
                 raise StageError(f"{where}.near_miss: must be true or false")
             examples.append(StageExample(text.strip(), stage, scam_type, near_miss, style, path.name))
     return examples
+
+
+def benign_examples(nlu_dir: Path = NLU_DIR) -> List[StageExample]:
+    """The `describe_situation` examples labelled `scam_type: none` in the NLU data (Rasa's
+    YAML format, read here without Rasa), as `not_engaged` stage examples."""
+    examples: List[StageExample] = []
+    for path in sorted(Path(nlu_dir).rglob("*.yml")):
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for block in document.get("nlu") or []:
+            if not isinstance(block, dict) or (block.get("metadata") or {}).get("scam_type") != BENIGN_TYPE:
+                continue
+            for line in str(block.get("examples") or "").splitlines():
+                text = line.strip()[2:].strip() if line.strip().startswith("- ") else ""
+                if text:
+                    examples.append(StageExample(text, "not_engaged", BENIGN_TYPE, False, "nlu_none", path.name))
+    return examples
+
+
+def training_examples(data_dir: Path = STAGE_DATA_DIR, nlu_dir: Optional[Path] = None) -> List[StageExample]:
+    """data/stages/, plus the NLU data's ordinary texts when `nlu_dir` is given."""
+    examples = load_stage_examples(data_dir)
+    seen = {e.text for e in examples}
+    extra = [e for e in benign_examples(nlu_dir)] if nlu_dir is not None else []
+    return examples + [e for e in extra if e.text not in seen]
 
 
 def _vectorizer(rules: StageRules):
@@ -142,7 +173,7 @@ def stage_scores(gold: Sequence[str], predicted: Sequence[str]) -> Dict[str, Dic
 
 def train_and_save(out: Path, data_dir: Path = STAGE_DATA_DIR, rules_file: Path = STAGE_RULES_FILE) -> StageModel:
     rules = load_stage_rules(rules_file)
-    examples = load_stage_examples(data_dir)
+    examples = training_examples(data_dir)
     model = fit([e.text for e in examples], [e.stage for e in examples], rules, bias=DECISION_BIAS)
     model.save(out)
     return model
@@ -161,10 +192,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--data", type=Path, default=STAGE_DATA_DIR)
     parser.add_argument("--rules", type=Path, default=STAGE_RULES_FILE)
     parser.add_argument("-C", type=float, default=REGULARISATION_C)
+    parser.add_argument("--with-nlu-none", action="store_true",
+                        help="add the NLU data's ordinary texts as not_engaged examples (see NLU_DIR)")
     args = parser.parse_args(argv)
     try:
         rules = load_stage_rules(args.rules)
-        examples = load_stage_examples(args.data)
+        examples = training_examples(args.data, NLU_DIR if args.with_nlu_none else None)
     except StageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -172,7 +205,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         probabilities = cross_validated_probabilities(examples, rules, c=args.C)
         dummy = StageModel(tuple(STAGES), {}, [], [[] for _ in STAGES], [0.0] * len(STAGES), DECISION_BIAS)
         predicted = [dummy.decide(p) for p in probabilities]
-        print(json.dumps(stage_scores([e.stage for e in examples], predicted), indent=1))
+        scores: Dict[str, object] = dict(stage_scores([e.stage for e in examples], predicted))
+        own = [i for i, e in enumerate(examples) if e.style != "nlu_none"]
+        scores["data_stages_only"] = stage_scores([examples[i].stage for i in own], [predicted[i] for i in own])
+        print(json.dumps(scores, indent=1))
     if args.out:
         model = fit([e.text for e in examples], [e.stage for e in examples], rules, c=args.C, bias=DECISION_BIAS)
         model.save(args.out)

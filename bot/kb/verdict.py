@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from bot.kb.blocklist import Blocklist, builtin_allowlist
+from bot.kb.classifier import recalibrate
 from bot.kb.extraction.entities import Extractor, indicators_from_entities
 from bot.kb.extraction.red_flags import (
     OVERLAPS_WITH,
@@ -36,36 +37,15 @@ from bot.kb.extraction.red_flags import (
 from bot.kb.extraction.regex_extractor import RegexExtractor
 from bot.kb.loader import KnowledgeBase
 from bot.kb.loss import loss_steps
-from bot.kb.models import NON_SCAM_TYPES, Bank, Hotline, Question
+from bot.kb.models import NON_SCAM_TYPES, Bank, DecisionConstants, Hotline, Question
 from bot.kb.results import Indicator, RedFlagHit
 from bot.kb.stage import DEFAULT_STAGE, URGENT_STAGES, StageModel, assess_stage, most_severe
 from bot.kb.text import normalize
 
-
-@dataclass(frozen=True)
-class DecisionConstants:
-    """How red flags and the classifier are weighed when the type is chosen."""
-
-    # Log-odds added per red-flag weight point of a type found in the text.
-    flag_evidence: float
-    # Log-odds taken from `none` per weight point of any red flag (shared ones included).
-    none_penalty: float
-    # Below this, the best scam type is reported as `unknown` when something looks wrong.
-    min_type_confidence: float
-    # Log-odds added to `none` per reassurance span (common.yml; at most two count): a
-    # genuine code SMS, a relative called back, a real 96110 call, police outreach.
-    reassurance: float = 0.0
-
-
-# Chosen by own-data cross-validation and the held-out dev set (data/dev) with
-# `python -m bot.quality.evaluation --fast --tune`, never on the external evaluation file.
-DECISION = DecisionConstants(flag_evidence=0.3, none_penalty=0.8, min_type_confidence=0.15, reassurance=0.0)
-MAX_REASSURANCES = 2
-
-# Risk points → level; base points come from the type's `base_risk`.
-BASE_POINTS = {"high": 2, "medium": 1, "low": 0}
-HIGH_RISK_POINTS = 5
-MEDIUM_RISK_POINTS = 2
+# How evidence is weighed is data: data/kb/decision.yml (`kb.decision`), chosen on own-data
+# cross-validation and data/dev with `python -m bot.quality.evaluation --fast --tune`.
+# DECISION: the defaults, for a KB without the file (the tests' small KB).
+DECISION = DecisionConstants()
 QUOTE_WINDOW = 18  # characters either side of a match when quoting the resident
 # A quote never starts or ends inside a number, a code or a masked number ("6217***1357"):
 # cut through, "6217***********1357" became "217***********1357", a different number.
@@ -268,12 +248,15 @@ def rank_types(
     ranking: Optional[Mapping[str, float]],
     hits: Sequence[RedFlagHit],
     answers: Mapping[str, bool],
-    constants: DecisionConstants = DECISION,
+    constants: Optional[DecisionConstants] = None,
     reassured: int = 0,
+    urgent: bool = False,
 ) -> List[Tuple[str, float]]:
-    """Types by combined probability, best first."""
+    """Types by combined probability, best first (`constants`: the KB's decision.yml)."""
+    constants = constants or kb.decision
     types = list(kb.scam_types)
     if ranking:
+        ranking = recalibrate(ranking, constants.scam_threshold, constants.scam_slope)
         prior = {t: max(float(ranking.get(t, 0.0)), 1e-4) for t in types}
     else:
         # No classifier: every type equally likely, `none` favoured until a flag shows up.
@@ -283,7 +266,9 @@ def rank_types(
     total_flag_weight = sum(h.weight for h in hits)
     scores = {t: math.log(prior[t]) + constants.flag_evidence * evidence[t] for t in types}
     scores["none"] -= constants.none_penalty * total_flag_weight
-    scores["none"] += constants.reassurance * min(reassured, MAX_REASSURANCES)
+    scores["none"] += constants.reassurance * min(reassured, constants.max_reassurances)
+    if urgent:
+        scores["none"] -= constants.stage_evidence
     top = max(scores.values())
     exp = {t: math.exp(s - top) for t, s in scores.items()}
     total = sum(exp.values())
@@ -293,15 +278,16 @@ def rank_types(
 def _choose_type(
     ranked: List[Tuple[str, float]],
     hits: Sequence[RedFlagHit],
-    money_lost: bool,
-    constants: DecisionConstants = DECISION,
+    confirmed_loss: bool,
+    constants: DecisionConstants,
 ) -> Tuple[str, float]:
     best, confidence = ranked[0]
-    if best == "none" and money_lost:
+    if best == "none" and confirmed_loss:
+        # The resident said so ("我已经转账了"): never "nothing found".
         return "unknown", 1.0 - confidence
     if best not in NON_SCAM_TYPES and confidence < constants.min_type_confidence and hits:
         return "unknown", confidence
-    if best == "none" and any(h.weight >= 3 for h in hits):
+    if best == "none" and any(h.weight >= constants.decisive_flag_weight for h in hits):
         # A decisive red flag (验证码, 安全账户 …) never ends as "nothing found".
         return "unknown", 1.0 - confidence
     return best, confidence
@@ -312,13 +298,21 @@ def decide_type(
     ranking: Optional[Mapping[str, float]],
     hits: Sequence[RedFlagHit],
     answers: Mapping[str, bool],
-    money_lost: bool,
-    constants: DecisionConstants = DECISION,
+    urgent: bool,
+    constants: Optional[DecisionConstants] = None,
     reassured: int = 0,
+    confirmed_loss: bool = False,
 ) -> Tuple[str, float, List[Tuple[str, float]]]:
-    """(type, confidence, all types ranked): the one decision rule, also used for tuning."""
-    ranked = rank_types(kb, ranking, hits, answers, constants, reassured)
-    scam_type, confidence = _choose_type(ranked, hits, money_lost, constants)
+    """(type, confidence, all types ranked): the one decision rule, also used for tuning.
+
+    `urgent`: the loss stage is paid / credentials_given (evidence against `none`, weighed by
+    `stage_evidence` against the classifier); `confirmed_loss`: the resident confirmed money
+    went. Both override `none` when there is no classifier ranking (the KB alone, degraded
+    mode): nothing else could tell a loss from a legitimate payment then."""
+    constants = constants or kb.decision
+    confirmed_loss = confirmed_loss or (urgent and not ranking)
+    ranked = rank_types(kb, ranking, hits, answers, constants, reassured, urgent)
+    scam_type, confidence = _choose_type(ranked, hits, confirmed_loss, constants)
     return scam_type, confidence, ranked
 
 
@@ -385,12 +379,15 @@ def _always_high(kb: KnowledgeBase, hits: Iterable[RedFlagHit]) -> bool:
     return any(OVERLAPS_WITH.get(h.id, h.id) in kb.always_high_flags for h in hits)
 
 
-def _risk_level(points: float, scam_type: str, urgent: bool, always_high: bool = False) -> str:
+def _risk_level(
+    kb: KnowledgeBase, points: float, scam_type: str, urgent: bool, always_high: bool = False
+) -> str:
+    """Points (the type's base + red flags + answers) → level, thresholds in decision.yml."""
     if scam_type == "none":
         return "low"
-    if urgent or always_high or points >= HIGH_RISK_POINTS:
+    if urgent or always_high or points >= kb.decision.risk.high_at:
         return "high"
-    if points >= MEDIUM_RISK_POINTS:
+    if points >= kb.decision.risk.medium_at:
         return "medium"
     return "low"
 
@@ -494,9 +491,16 @@ def assess(
         stage = text_stage(kb, text, stage_model, evidence.money_lost)
     if money_lost:
         stage = most_severe([stage, "paid"])
+    scam_type, confidence, ranked = decide_type(
+        kb, ranking, hits, answers, stage in URGENT_STAGES, reassured=evidence.reassured,
+        confirmed_loss=bool(money_lost),
+    )
+    if scam_type == "none":
+        # No scam in sight: a payment or a code the text mentions went to a real payee
+        # (AA 饭钱、物业前台、银行自己的验证码) — nothing to stop, no urgent steps.
+        stage = DEFAULT_STAGE
     lost = stage == "paid"
     urgent = stage in URGENT_STAGES
-    scam_type, confidence, ranked = decide_type(kb, ranking, hits, answers, urgent, reassured=evidence.reassured)
     scam = kb.scam_types[scam_type]
     implied = implied_questions(kb, (h.id for h in hits))
     # Only the chosen type's implied questions stand in for their answers.
@@ -507,7 +511,7 @@ def assess(
         if answers.get(q.id) is True and q.if_yes == "raise" and q.id not in own_implied
     ]
     points = (
-        BASE_POINTS[scam.base_risk]
+        kb.decision.risk.base[scam.base_risk]
         + sum(h.weight for h in hits)
         + _answer_points(kb, answers, own_implied)
     )
@@ -517,7 +521,7 @@ def assess(
         scam_type=scam_type,
         scam_name=scam.name,
         short_name=scam.short_name,
-        risk_level=_risk_level(points, scam_type, urgent, _always_high(kb, hits)),
+        risk_level=_risk_level(kb, points, scam_type, urgent, _always_high(kb, hits)),
         confidence=confidence,
         alternatives=alternatives,
         red_flags=hits + answered_flags,

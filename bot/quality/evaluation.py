@@ -26,9 +26,14 @@ indicators extracted by the verdict engine from the same spaCy pipeline Rasa use
 scores match the full path up to Rasa's entity extractor (same pipeline, same patterns);
 the rasa NLU cross-validation and the supervised reference are skipped.
 
-`--tune` (with --fast) re-chooses the scam threshold (bot.kb.classifier.SCAM_THRESHOLD)
-and the verdict's DecisionConstants on own-data out-of-fold rankings plus the dev set,
-and never reads the external evaluation file.
+`--tune` (with --fast) re-chooses the verdict's decision constants (data/kb/decision.yml:
+the scam threshold and slope, red-flag, reassurance and loss-stage weights) on own-data
+out-of-fold rankings and data/dev (bot.quality.tuning), reports data/dev2 for the chosen
+setting, and never reads the external evaluation file.
+
+Every path judges the loss stage as the running assistant does: bot.kb.stage with
+build/stage_model.json handed to verdict.assess, so the verdict's `money_lost` and the type
+decision (an urgent stage is evidence against `none`) are the assistant's.
 """
 from __future__ import annotations
 
@@ -104,6 +109,7 @@ async def _verdicts_with_model(texts: Sequence[str], model: Path = MODEL) -> Lis
     from bot.runtime.context import get_blocklist, get_extractor
 
     kb, store, extractor = default_kb(), get_blocklist(), get_extractor()
+    stage_model = _stage_model()[1]
     agent = Agent.load(str(model))
     _quiet_rasa_logs()  # Rasa logs every parse at debug level, texts included
     verdicts = []
@@ -111,7 +117,7 @@ async def _verdicts_with_model(texts: Sequence[str], model: Path = MODEL) -> Lis
     for i, text in enumerate(texts, 1):
         nlu = await agent.parse_message(text)
         verdicts.append(assess(kb, text, ranking=nlu.get("scam_ranking"), entities=nlu.get("entities"),
-                               blocklist=store, extractor=extractor))
+                               blocklist=store, extractor=extractor, stage_model=stage_model))
         if i % 1000 == 0 or i == len(texts):
             rate = i / (time.monotonic() - started)
             print(f"  {i}/{len(texts)} texts scored ({rate:.0f}/s)", flush=True)
@@ -141,9 +147,9 @@ def _verdicts_fast(texts: Sequence[str]) -> List:
     from bot.runtime.context import get_blocklist, get_extractor
 
     kb, store, extractor = default_kb(), get_blocklist(), get_extractor()
-    model = _fast_model()
+    model, stage_model = _fast_model(), _stage_model()[1]
     return [
-        assess(kb, text, ranking=ranking, blocklist=store, extractor=extractor)
+        assess(kb, text, ranking=ranking, blocklist=store, extractor=extractor, stage_model=stage_model)
         for text, ranking in zip(texts, model.rank_many(texts))
     ]
 
@@ -167,6 +173,7 @@ BANK_CS = re.compile(
 STAGE_MODEL_FILE = ROOT / "build" / "stage_model.json"
 
 
+@lru_cache(maxsize=1)
 def _stage_model():
     """(rules, model) of the loss stage, as the assistant loads them; trained when missing."""
     from bot.kb.stage import StageModel, load_stage_rules
@@ -211,7 +218,8 @@ def stage_evaluation(examples: Sequence, verdicts: Sequence) -> Dict:
         # Near misses (差点/没转, a legitimate payment …) that would still get the urgent steps.
         "near_miss_urgent_rate": round(sum(pred[i] in URGENT_STAGES for i in near) / len(near), 4) if near else None,
         "near_miss_rows": len(near),
-        # What the verdict itself says today (`money_lost`), whatever wires the stage into it.
+        # What the verdict says (`money_lost`), the stage model handed in as the assistant does:
+        # it differs from `paid` above where the verdict found no scam (stage not_engaged).
         "verdict_money_lost": _precision_recall([g == "paid" for g in gold], [bool(v.money_lost) for v in verdicts]),
     }
 
@@ -354,7 +362,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.tune:
         from bot.quality import tuning
 
-        print(json.dumps(tuning.main(args.folds), ensure_ascii=False, indent=2))
+        print(json.dumps(tuning.main(args.folds, _stage_model()[1]), ensure_ascii=False, indent=2))
         return 0
     if not args.fast and not args.model.exists():
         print(f"no trained model at {args.model}: run `make train` first", file=sys.stderr)
