@@ -19,7 +19,8 @@ async def healthz(request: web.Request) -> web.Response:
     rasa = request.app[RASA_KEY]
     components: Dict[str, str] = await rasa.health()
     components["gateway"] = "ready"
-    ready = all(state == "ready" for state in components.values())
+    # A replica loading a new model is out of service on purpose ("rasa" says whether the rest serve).
+    ready = all(state in ("ready", "reloading") for state in components.values())
     body: Dict[str, Any] = {"status": "ok" if ready else "unavailable", "components": components,
                             "kb": await kb_versions(request.app)}
     if len(rasa.replicas) > 1:  # the production profile: how turns spread and failed over
