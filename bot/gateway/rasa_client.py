@@ -262,15 +262,21 @@ class RasaClient:
             log.error("duplicated turn %s: the failed replica had processed it too", turn_id)
 
     async def tracker_events(self, sender: str) -> List[Dict[str, Any]]:
-        """The conversation's events since its last restart (Rasa's HTTP API, --enable-api)."""
-        url = f"{self.rasa_url}/conversations/{quote(sender, safe='')}/tracker"
-        try:
-            async with self.session.get(url, params=self._auth(url, {"include_events": "AFTER_RESTART"})) as response:
-                if response.status != 200:
-                    raise RasaUnavailable(f"{url} answered HTTP {response.status}")
-                return list((await response.json()).get("events") or [])
-        except (aiohttp.ClientError, asyncio.TimeoutError) as err:
-            raise RasaUnavailable(f"{url}: {err.__class__.__name__}") from err
+        """The conversation's events since its last restart (Rasa's HTTP API, --enable-api).
+
+        Read from the sender's replica, else the next one: replicas share the store, and a
+        dead first replica must not make a stored turn look unstored (it would be resent)."""
+        last: Optional[Exception] = None
+        for replica in self._order(sender)[:2]:
+            url = f"{replica.url}/conversations/{quote(sender, safe='')}/tracker"
+            try:
+                async with self.session.get(url, params=self._auth(url, {"include_events": "AFTER_RESTART"})) as response:
+                    if response.status != 200:
+                        raise RasaUnavailable(f"{url} answered HTTP {response.status}")
+                    return list((await response.json()).get("events") or [])
+            except (aiohttp.ClientError, asyncio.TimeoutError, RasaUnavailable) as err:
+                last = err
+        raise RasaUnavailable(f"no replica gave the tracker: {last}") from last
 
     async def actions_ready(self) -> bool:
         return await self._is_ready(f"{self.actions_url}/health", timeout_s=1.0)

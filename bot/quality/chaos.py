@@ -171,7 +171,8 @@ async def read_conversations(
     out_of_order: List[Dict[str, Any]] = []
     for resident in residents:
         for sender in resident.senders:
-            expected = [mask_text(t.message) for t in resident.turns if t.sender == sender and t.replied]
+            expected = [mask_text(selfcheck.sent_to_rasa(t.message)) for t in resident.turns
+                        if t.sender == sender and t.replied]
             url = f"{replica}/conversations/{quote(sender, safe='')}/tracker?include_events=ALL"
             if token:  # Rasa's HTTP API runs with --auth-token
                 url += f"&token={quote(token, safe='')}"
