@@ -23,7 +23,7 @@ BUILD_STAMP := build/.built
 STAGE_MODEL := build/stage_model.json
 STAGE_INPUTS := data/kb/stages.yml bot/kb/stage.py bot/kb/stage_train.py $(shell find data/stages -type f -name '*.yml' 2>/dev/null)
 
-.PHONY: run install build train test test-unit test-stories validate lint eval eval-dev bench bench-push load chaos operator reload clean help
+.PHONY: run install build train test test-unit test-stories validate lint eval eval-dev bench bench-push load chaos operator reload reload-model clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -39,6 +39,7 @@ help:
 	@echo "make bench-push – one alert to SUBSCRIBERS (1000) through a local WeChat API at RATE msg/s (reports/push_bench.json)"
 	@echo "make operator LOGIN=wang NAME=王警官 – add a console account (asks for the password)"
 	@echo "make reload – the running gateway and action server serve data/kb again (token: API_TOKENS)"
+	@echo "make reload-model – after make train: the running Rasa replicas load the new model one at a time"
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	@test -x $(PY) || $$(scripts/find-python.sh) -m venv $(VENV)
@@ -134,6 +135,11 @@ operator: $(VENV)/.installed
 # The running stack serves the edited data/kb without a restart (a broken KB is refused).
 reload:
 	$(PY) -m bot.runtime.reload
+
+# After `make train` (the old model serves meanwhile): Rasa's PUT /model on each replica in turn,
+# drained first, so no turn fails (POST /api/v1/model/reload; token: API_TOKENS).
+reload-model:
+	$(PY) -m bot.runtime.reload --model $(or $(MODEL_FILE),current.tar.gz)
 
 clean:
 	rm -rf build models reports .pytest_cache

@@ -98,6 +98,7 @@ class ScriptedRasa:
     def __init__(self) -> None:
         self.mode = "ok"  # ok | hang | slow | empty | error
         self.received: List[str] = []
+        self.dropped: List[str] = []
         self.events: List[Dict[str, Any]] = []
 
     def reply_to(self, message: str) -> List[Dict[str, Any]]:
@@ -110,19 +111,25 @@ class ScriptedRasa:
         body = await request.json()
         message = body["message"]
         self.received.append(message)
-        if self.mode == "hang":
-            await asyncio.sleep(30)
+        received_at = time.time()
+        for _ in range(600):  # hang: a paused Rasa, which carries on with the turn once resumed
+            if self.mode != "hang":
+                break
+            await asyncio.sleep(0.05)
         if self.mode == "error":
             return web.json_response({"error": "boom"}, status=500)
         if self.mode == "empty":
             return web.json_response([])
-        # Like Rasa, the turn runs to its end even when the caller has given up on it.
-        return web.json_response(await asyncio.shield(asyncio.ensure_future(self.run_turn(message))))
-
-    async def run_turn(self, message: str) -> List[Dict[str, Any]]:
-        received_at = time.time()
         if self.mode == "slow":
             await asyncio.sleep(BUDGET_S * 2)
+            if request.transport is None or request.transport.is_closing():
+                # Like Rasa: Sanic cancels the handler of a caller that hung up, and the
+                # turn is never stored.
+                self.dropped.append(message)
+                return web.Response(status=499)
+        return web.json_response(self.run_turn(message, received_at))
+
+    def run_turn(self, message: str, received_at: float) -> List[Dict[str, Any]]:
         out = self.reply_to(message)
         self.events.append({"event": "user", "text": message, "timestamp": received_at})
         self.events += [{"event": "bot", "text": m["text"], "timestamp": time.time(),
@@ -205,6 +212,51 @@ async def test_a_message_rasa_read_late_is_not_sent_twice(scripted):
     assert messages[-1]["text"] == QUESTION
 
 
+def user_turns(rasa: ScriptedRasa) -> List[str]:
+    return [e["text"] for e in rasa.events if e["event"] == "user"]
+
+
+async def test_a_turn_rasa_is_slow_on_is_stored_although_the_resident_got_the_degraded_reply(scripted):
+    rasa, chat, _client, _app = scripted
+    rasa.mode = "slow"  # answers after the resident's budget: the gateway must not hang up on it
+    assert is_degraded(await chat(DESCRIPTION))
+    await asyncio.sleep(BUDGET_S * 3)
+    assert rasa.dropped == []
+    assert user_turns(rasa) == [DESCRIPTION]
+
+
+async def test_a_kept_message_reaches_rasa_even_if_the_resident_never_comes_back(scripted):
+    rasa, chat, _client, app = scripted
+    rasa.mode = "error"
+    assert is_degraded(await chat(DESCRIPTION))
+    rasa.mode, rasa.received = "ok", []
+    for _ in range(40):  # the first background try comes after about a second
+        if user_turns(rasa):
+            break
+        await asyncio.sleep(0.1)
+    assert user_turns(rasa) == [DESCRIPTION]
+    for _ in range(20):
+        if not app[DEGRADED_KEY].delivering:
+            break
+        await asyncio.sleep(0.1)
+    assert app[DEGRADED_KEY].delivering == 0
+    # Coming back later, the resident gets Rasa's answer to it from the store, not a resend.
+    messages = await chat(CONTINUE_TITLE)
+    assert rasa.received == [DESCRIPTION]
+    assert messages[-1]["text"] == QUESTION
+
+
+async def test_the_next_turn_waits_behind_a_turn_rasa_still_has(scripted):
+    rasa, chat, _client, _app = scripted
+    rasa.mode = "slow"
+    assert is_degraded(await chat(DESCRIPTION))
+    rasa.mode = "ok"
+    messages = await chat("是")  # Rasa still has the description: "是" must not overtake it
+    await asyncio.sleep(BUDGET_S * 4)
+    assert user_turns(rasa)[0] == DESCRIPTION
+    assert is_degraded(messages) or user_turns(rasa) == [DESCRIPTION, "是"]
+
+
 async def test_still_down_keeps_everything_in_order(scripted):
     rasa, chat, _client, app = scripted
     rasa.mode = "error"
@@ -251,9 +303,10 @@ async def test_wechat_gets_the_degraded_reply_within_its_5_s(aiohttp_client, aio
     assert response.status == 200 and elapsed < 5.0
     assert content.startswith("🚨") and "110" in content and "96110" in content
     assert content.endswith(f"1. {CONTINUE_TITLE}")  # the numbered option WeChat shows for the button
-    rasa.mode, rasa.received = "ok", []
-    await post_text(client, "1", 7002)  # "1" is 接着查: the kept message goes to Rasa, nothing retyped
-    assert rasa.received == [MONEY_GONE]
+    rasa.mode = "ok"  # Rasa resumes and finishes the turn it had: stored once, nothing retyped
+    response = await post_text(client, "1", 7002)  # "1" is 接着查: Rasa's answer to the kept message
+    assert rasa.received == [MONEY_GONE] and user_turns(rasa) == [MONEY_GONE]
+    assert "冒充公检法" in reply_fields(await response.text())["Content"]
 
 
 # -- the kept messages: memory and Redis --------------------------------------------------------

@@ -190,3 +190,28 @@ def test_default_profile_is_unchanged():
 ])
 def test_redis_address(url, address):
     assert stack.redis_address(url) == address
+
+
+async def test_the_tracker_is_read_from_the_next_replica_when_the_senders_one_is_dead(aiohttp_client, aiohttp_server,
+                                                                                     mini_kb, unused_tcp_port):
+    # Before a resend the gateway looks the turn up in the store; a dead first replica must
+    # not make a stored turn look unstored (make chaos stored 101 turns twice that way).
+    store: Dict[str, List[Dict[str, Any]]] = {"r1": [{"event": "user", "text": "你好"}]}
+    live = await aiohttp_server(replica_app(store, "B"))
+    client = await gateway(aiohttp_client, mini_kb, [f"http://127.0.0.1:{unused_tcp_port}", url_of(live)], url_of(live))
+    events = await client.app[RASA_KEY].tracker_events("r1")
+    assert events == [{"event": "user", "text": "你好"}]
+
+
+def test_simulated_residents_tap_the_signed_buttons_and_rasa_gets_the_command():
+    import random
+
+    from bot.gateway.input_guard import ButtonSigner
+    from bot.quality import selfcheck
+
+    signer = ButtonSigner(b"k" * 32)
+    replies = signer.sign_buttons("s", [{"text": "对方让您转账了吗？", "buttons": [
+        {"title": "是", "payload": "/affirm"}, {"title": "不是", "payload": "/deny"}]}])
+    answer = selfcheck.next_answer(replies, random.Random(0))
+    assert answer is not None and answer.startswith(("/affirm#", "/deny#"))
+    assert signer.admit("s", answer) == selfcheck.sent_to_rasa(answer) in ("/affirm", "/deny")

@@ -6,6 +6,7 @@ from typing import Any, Dict
 from aiohttp import web
 
 from bot.gateway import services
+from bot.gateway.degraded import DEGRADED_KEY
 from bot.gateway.errors import MAX_TEXT_CHARS, ApiError, json_response, optional_answers, read_json_object, require_text
 from bot.gateway.kb_reload import kb_versions
 from bot.gateway.keys import RASA_KEY, current_kb
@@ -18,11 +19,14 @@ async def healthz(request: web.Request) -> web.Response:
     rasa = request.app[RASA_KEY]
     components: Dict[str, str] = await rasa.health()
     components["gateway"] = "ready"
-    ready = all(state == "ready" for state in components.values())
+    # A replica loading a new model is out of service on purpose ("rasa" says whether the rest serve).
+    ready = all(state in ("ready", "reloading") for state in components.values())
     body: Dict[str, Any] = {"status": "ok" if ready else "unavailable", "components": components,
                             "kb": await kb_versions(request.app)}
     if len(rasa.replicas) > 1:  # the production profile: how turns spread and failed over
         body.update(rasa.replica_report())
+        # Senders whose degraded turns Rasa has not stored yet (delivered in the background).
+        body["degraded"] = {"delivering": request.app[DEGRADED_KEY].delivering}
     return json_response(body, status=200 if ready else 503)
 
 

@@ -31,6 +31,7 @@ from bot.gateway.keys import (  # noqa: F401 - tests and tools read these keys f
     SETTINGS_KEY,
     STAGE_MODEL_KEY,
 )
+from bot.gateway.model_reload import setup_model_reload
 from bot.gateway.openapi import setup_openapi
 from bot.gateway.outreach_drills import setup_outreach_drills
 from bot.gateway.outreach_packs import setup_outreach_packs
@@ -98,6 +99,7 @@ def create_app(
     setup_stats(app)
     setup_kb_reload(app)
     setup_alerts(app, settings)  # community alerts and their WeChat push (issue 16)
+    setup_model_reload(app)  # make reload-model: Rasa's PUT /model, one replica at a time (issue 16)
     return app
 
 

@@ -14,6 +14,14 @@ what to do now, and nothing they typed is lost.
 - A message that timed out may still have reached Rasa (a paused process reads its socket
   when it resumes). Before resending it the tracker is read: when the message is there
   with the bot's answers after it, those answers are given instead of a second copy.
+- The resident's wait running out never cancels the request to Rasa: Rasa (Sanic) cancels
+  a turn whose caller hangs up, so cancelling it would drop a turn the resident already got
+  a reply to. The request goes on in the background (at most one per sender: the sender's
+  next turn waits for it, within its own budget, and otherwise is kept behind it).
+- Kept messages are also delivered in the background (after 1 s, doubling up to 30 s,
+  for PENDING_TTL_S), so a resident who never comes back still has every turn they got a
+  reply to in the stored conversation. Delivered messages stay kept, marked as possibly
+  delivered: the next turn shows Rasa's answers to them from the tracker, not a resend.
 """
 from __future__ import annotations
 
@@ -22,8 +30,8 @@ import json
 import logging
 import time
 from collections import deque
-from dataclasses import asdict, dataclass
-from typing import Any, Deque, Dict, List, Optional, Protocol, Sequence, Tuple
+from dataclasses import asdict, dataclass, replace
+from typing import Any, Deque, Dict, List, Optional, Protocol, Sequence, Set, Tuple
 
 import aiohttp
 from aiohttp import web
@@ -61,6 +69,9 @@ POLICE_ID, ANTIFRAUD_ID = "police_110", "antifraud_96110"
 
 # Leave this much of the resident's 4 s for the reply computed here and the network.
 MIN_CALL_S = 0.2
+# Background delivery of kept messages: first try, back-off cap (Rasa restarts take ~30 s).
+REDELIVER_FIRST_S = 1.0
+REDELIVER_MAX_S = 30.0
 
 
 def _number(kb: KnowledgeBase, hotline_id: str, default: str) -> str:
@@ -181,6 +192,12 @@ class RedisPendingStore:
             raw, _ = await pipe.execute()
         return [Pending(**json.loads(r)) for r in raw]
 
+    async def ping(self) -> bool:
+        try:
+            return bool(await self._redis.ping())
+        except Exception:  # noqa: BLE001 - any failure means "not now"
+            return False
+
     async def close(self) -> None:
         await self._redis.close()
 
@@ -217,12 +234,20 @@ def _bot_replies_after(events: Sequence[Dict[str, Any]], index: int) -> List[Dic
     return replies
 
 
+class StillWithRasa(asyncio.TimeoutError):
+    """The resident's wait ran out while Rasa still has the turn (it goes on in the background)."""
+
+
 class DegradedChat:
     """Chat turns that never leave a resident without an answer (see the module docstring)."""
 
-    def __init__(self, app: web.Application, store: PendingStore, budget_s: float) -> None:
-        self._app, self.store, self.budget_s = app, store, budget_s
+    def __init__(self, app: web.Application, store: PendingStore, budget_s: float, keep_s: float = 3600.0) -> None:
+        self._app, self.store, self.budget_s, self.keep_s = app, store, budget_s, keep_s
         self._locks: TTLCache = TTLCache(10_000, 600)
+        self._in_flight: Dict[str, asyncio.Task] = {}  # sender -> the request Rasa still has
+        self._delivering: Dict[str, asyncio.Task] = {}  # sender -> background delivery of kept messages
+        self._unkept: Dict[str, List[Pending]] = {}  # kept messages the store refused (Redis down)
+        self._tasks: Set[asyncio.Task] = set()
 
     # Read from the app at each turn: what the app holds now (a test may swap the client).
     @property
@@ -237,52 +262,108 @@ class DegradedChat:
     def blocklist(self) -> Optional[Blocklist]:
         return self._app.get(BLOCKLIST_KEY)
 
+    @property
+    def delivering(self) -> int:
+        """Senders whose kept messages are not yet delivered, or whose turn Rasa still has."""
+        return len(set(self._delivering) | set(self._in_flight) | set(self._unkept))
+
+    async def _take(self, sender: str) -> List[Pending]:
+        """The sender's kept messages, oldest first (those held here come before the store's)."""
+        items = self._unkept.pop(sender, [])
+        try:
+            return items + await self.store.take(sender)
+        except Exception:  # noqa: BLE001 - without the store the turn still goes to Rasa
+            log.exception("degraded mode: could not read the kept messages")
+            return items
+
+    async def _keep(self, sender: str, items: Sequence[Pending]) -> None:
+        """Into the store, in order; what it refuses (Redis down) is held here until it answers."""
+        if not items:
+            return
+        try:
+            await self.store.push(sender, items)
+        except Exception:  # noqa: BLE001 - a store outage must not cost the resident the reply
+            log.warning("degraded mode: could not keep %d message(s) in the store; holding them here", len(items))
+            held = self._unkept.setdefault(sender, [])
+            held.extend(items)
+            del held[:-max(1, getattr(self.store, "max_items", len(held)))]
+
     def _lock(self, sender: str) -> asyncio.Lock:
         lock = self._locks.get(sender)
         if lock is None:
             lock = self._locks[sender] = asyncio.Lock()
         return lock
 
+    def _spawn(self, coro: Any) -> asyncio.Task:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        # A request the resident stopped waiting for may fail unseen: its retry is ours.
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        return task
+
     async def _call(self, deadline: float, sender: str, message: str) -> List[Dict[str, Any]]:
         remaining = deadline - time.monotonic()
         if remaining < MIN_CALL_S:
             raise asyncio.TimeoutError()
-        replies = await asyncio.wait_for(self.rasa.send(sender, message), timeout=remaining)
+        # Not wait_for: cancelling would close the connection, and Rasa drops a turn whose
+        # caller hung up. The request runs to its end; the resident stops waiting for it.
+        task = self._spawn(self.rasa.send(sender, message))
+        self._in_flight[sender] = task
+        task.add_done_callback(lambda t: self._in_flight.pop(sender, None) if self._in_flight.get(sender) is t else None)
+        done, _ = await asyncio.wait({task}, timeout=remaining)
+        if not done:
+            raise StillWithRasa()
+        replies = task.result()
         if not replies and not await self.rasa.actions_ready():
             # Rasa ran the turn, but the action server did not: the check did not move on.
             raise RasaUnavailable("the action server is unavailable (Rasa answered with nothing)")
         return replies
 
+    async def _settled(self, sender: str, deadline: float) -> bool:
+        """Wait (until `deadline`) for a request Rasa still has for this sender; True when none is left."""
+        task = self._in_flight.get(sender)
+        if task is not None:
+            await asyncio.wait({task}, timeout=max(0.0, deadline - time.monotonic()))
+        return sender not in self._in_flight or self._in_flight[sender].done()
+
+    async def _stored_replies(self, deadline: float, sender: str, item: Pending) -> Optional[List[Dict[str, Any]]]:
+        """The bot's answers to `item` if Rasa already stored it (with answers), else None."""
+        remaining = deadline - time.monotonic()
+        try:
+            events = await asyncio.wait_for(self.rasa.tracker_events(sender), timeout=max(remaining, MIN_CALL_S))
+        except RasaUnavailable as err:  # no HTTP API (or it refused): resend; a dead Rasa fails there too
+            log.warning("degraded mode: could not read the tracker (%s); resending", err)
+            return None
+        index = _user_event_index(events, item)
+        replies = _bot_replies_after(events, index) if index is not None else []
+        return replies or None
+
     async def _replay(self, deadline: float, sender: str, item: Pending) -> List[Dict[str, Any]]:
         if item.maybe_delivered:
-            remaining = deadline - time.monotonic()
-            try:
-                events = await asyncio.wait_for(self.rasa.tracker_events(sender), timeout=max(remaining, MIN_CALL_S))
-            except RasaUnavailable as err:  # no HTTP API (or it refused): resend; a dead Rasa fails there too
-                log.warning("degraded mode: could not read the tracker (%s); resending", err)
-                events = []
-            index = _user_event_index(events, item)
-            if index is not None:
-                replies = _bot_replies_after(events, index)
-                if replies:
-                    return replies
+            replies = await self._stored_replies(deadline, sender, item)
+            if replies:
+                return replies
         return await self._call(deadline, sender, item.message)
 
     async def turn(self, sender: str, message: str) -> Tuple[List[Dict[str, Any]], bool]:
         """The bot's messages for one turn (Rasa's REST shape) and whether they are degraded."""
+        deadline = time.monotonic() + self.budget_s  # waiting behind a background delivery counts
+        # When the message was first sent, as Rasa's clock will stamp it (it may read it at once
+        # and answer late): the tracker look-up before a resend matches from this time on.
+        sent_at = time.time()
         async with self._lock(sender):
-            deadline = time.monotonic() + self.budget_s
-            try:
-                pending = await self.store.take(sender)
-            except Exception:  # noqa: BLE001 - without the store the turn still goes to Rasa
-                log.exception("degraded mode: could not read the kept messages")
-                pending = []
+            if not await self._settled(sender, deadline):
+                # Rasa still has this sender's previous message: this one waits behind it.
+                return await self._degrade(sender, message, [], RasaUnavailable("the previous turn is still with Rasa"),
+                                          sent_at)
+            pending = await self._take(sender)
             replies: List[Dict[str, Any]] = []
             for i, item in enumerate(pending):
                 try:
                     replies += await self._replay(deadline, sender, item)
                 except (RasaUnavailable, asyncio.TimeoutError, aiohttp.ClientError) as err:
-                    return await self._degrade(sender, message, pending[i:], err)
+                    return await self._degrade(sender, message, pending[i:], err, sent_at)
             if pending:
                 log.info("degraded mode: replayed %d kept message(s) of a sender", len(pending))
             if pending and message.strip() in CONTINUE_WORDS:
@@ -290,29 +371,90 @@ class DegradedChat:
             try:
                 replies += await self._call(deadline, sender, message)
             except (RasaUnavailable, asyncio.TimeoutError) as err:
-                degraded, _ = await self._degrade(sender, message, [], err)
+                degraded, _ = await self._degrade(sender, message, [], err, sent_at)
                 return replies + degraded, True  # the replayed messages' answers first
             return replies, False
 
     async def _degrade(self, sender: str, message: str, still_pending: Sequence[Pending],
-                       err: BaseException) -> Tuple[List[Dict[str, Any]], bool]:
+                       err: BaseException, sent_at: float) -> Tuple[List[Dict[str, Any]], bool]:
         log.warning("degraded mode: Rasa did not answer (%s); answering from the knowledge base",
                     err.__class__.__name__ if isinstance(err, asyncio.TimeoutError) else err)
         # Only a request that timed out may have been read by Rasa (refused or HTTP 5xx: not run).
         maybe = isinstance(err, asyncio.TimeoutError) or isinstance(err.__cause__, asyncio.TimeoutError)
         kept = list(still_pending)
+        if kept and maybe:  # the kept message whose replay timed out
+            kept[0] = replace(kept[0], maybe_delivered=True)
         if message.strip() not in CONTINUE_WORDS:
-            kept.append(Pending(message, time.time(), maybe))
-        try:
-            await self.store.push(sender, kept)
-        except Exception:  # noqa: BLE001 - a store outage must not cost the resident the reply
-            log.exception("degraded mode: could not keep the message")
+            kept.append(Pending(message, sent_at, maybe))
+        await self._keep(sender, kept)
+        self._deliver_later(sender)
         texts = [p.message for p in kept if not p.message.startswith("/")]
         try:
             return degraded_messages(self.kb, texts, self.blocklist, self._app.get(STAGE_MODEL_KEY)), True
         except Exception:  # noqa: BLE001 - the numbers still go out, whatever broke
             log.exception("degraded mode: the knowledge base could not judge the message")
             return fixed_messages(self.kb), True
+
+    # -- delivery in the background ------------------------------------------------------------
+
+    def _deliver_later(self, sender: str) -> None:
+        """Make sure the sender's kept messages are on their way to Rasa (one task per sender)."""
+        task = self._delivering.get(sender)
+        if task is not None and not task.done():
+            return  # already on its way; it reads the kept messages afresh at each try
+        task = self._spawn(self._deliver(sender))
+        self._delivering[sender] = task
+        task.add_done_callback(lambda t: self._delivering.pop(sender, None) if self._delivering.get(sender) is t else None)
+
+    async def _deliver(self, sender: str) -> None:
+        delay = REDELIVER_FIRST_S
+        give_up = time.monotonic() + self.keep_s
+        while time.monotonic() < give_up:
+            await asyncio.sleep(delay)
+            delay = min(REDELIVER_MAX_S, delay * 2)
+            in_flight = self._in_flight.get(sender)
+            if in_flight is not None:  # let Rasa finish what it has first (not under the lock)
+                await asyncio.wait({in_flight})
+            async with self._lock(sender):
+                if not await self._settled(sender, time.monotonic()):
+                    continue  # a turn of the resident sent something meanwhile
+                if sender not in self._unkept and not await self._store_answers():
+                    continue
+                delivered, rest = await self._flush(sender, await self._take(sender))
+                # Delivered ones stay kept, marked: the next turn shows Rasa's answers to them.
+                await self._keep(sender, delivered + rest)
+                if not rest:
+                    if delivered:
+                        log.info("degraded mode: delivered %d kept message(s) of a sender in the background",
+                                 len(delivered))
+                    return
+        log.error("degraded mode: kept messages of a sender not delivered within %.0f s", self.keep_s)
+
+    async def _store_answers(self) -> bool:
+        """Whether the kept messages can be read now (a take from a store that is down would
+        log an error at every try)."""
+        ping = getattr(self.store, "ping", None)
+        return True if ping is None else bool(await ping())
+
+    async def _flush(self, sender: str, items: Sequence[Pending]) -> Tuple[List[Pending], List[Pending]]:
+        """One try (within one budget, so the sender's next turn waits little) at delivering
+        `items` in order: (delivered, still to deliver)."""
+        deadline = time.monotonic() + self.budget_s
+        delivered: List[Pending] = []
+        for i, item in enumerate(items):
+            try:
+                if await self._stored_replies(deadline, sender, item) is None:
+                    await self._call(deadline, sender, item.message)
+            except (RasaUnavailable, asyncio.TimeoutError, aiohttp.ClientError) as err:
+                maybe = item.maybe_delivered or isinstance(err, asyncio.TimeoutError)
+                return delivered, [replace(item, maybe_delivered=maybe), *items[i + 1:]]
+            delivered.append(replace(item, maybe_delivered=True))
+        return delivered, []
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
 DEGRADED_KEY = web.AppKey("degraded_chat", DegradedChat)
@@ -325,6 +467,7 @@ def _store_for(settings: Settings) -> PendingStore:
 
 
 async def _close_store(app: web.Application) -> None:
+    await app[DEGRADED_KEY].close()
     store = app[DEGRADED_KEY].store
     if isinstance(store, RedisPendingStore):
         await store.close()
@@ -341,6 +484,6 @@ async def _warm_up(app: web.Application) -> None:
 
 def setup_degraded(app: web.Application) -> None:
     settings = app[SETTINGS_KEY]
-    app[DEGRADED_KEY] = DegradedChat(app, _store_for(settings), settings.degraded_after_s)
+    app[DEGRADED_KEY] = DegradedChat(app, _store_for(settings), settings.degraded_after_s, settings.pending_ttl_s)
     app.on_startup.append(_warm_up)
     app.on_cleanup.append(_close_store)

@@ -54,16 +54,23 @@ class Replica:
     down_until: float = 0.0
     turns: int = 0  # turns this replica answered
     failures: int = 0  # turns it failed (refused, timed out, error status)
+    draining: bool = False  # loading a new model (swap_model): sent nothing new meanwhile
+    in_flight: int = 0  # requests of this gateway it has not answered yet
 
     @property
     def name(self) -> str:
         return self.url.split("://", 1)[-1]
 
     def is_up(self, now: float) -> bool:
-        return now >= self.down_until
+        return not self.draining and now >= self.down_until
 
     def as_dict(self, now: float) -> Dict[str, Any]:
-        return {"url": self.url, "passed_over": not self.is_up(now), "turns": self.turns, "failures": self.failures}
+        return {"url": self.url, "passed_over": not self.is_up(now), "turns": self.turns, "failures": self.failures,
+                "reloading": self.draining}
+
+
+class ModelSwapFailed(RuntimeError):
+    """A replica refused the new model (it keeps the one it had; the later replicas were not asked)."""
 
 
 def replies_from_tracker(tracker: Dict[str, Any], turn_id: str) -> Optional[List[Dict[str, Any]]]:
@@ -156,12 +163,22 @@ class RasaClient:
             raise RasaUnavailable(str(err)) from err
 
     def _order(self, sender: str) -> List[Replica]:
-        """The sender's replica first, then the others around the ring; healthy ones first."""
+        """The sender's replica first, then the others around the ring; healthy ones first.
+        A replica loading a model is left out (unless every one is)."""
         n = len(self.replicas)
         start = zlib.crc32(sender.encode("utf-8")) % n
         ring = [self.replicas[(start + i) % n] for i in range(n)]
+        ring = [r for r in ring if not r.draining] or ring
         now = time.monotonic()
         return [r for r in ring if r.is_up(now)] + [r for r in ring if not r.is_up(now)]
+
+    async def _on(self, replica: Replica, method: str, path: str, payload: Optional[Dict[str, Any]] = None) -> Any:
+        """One request to one replica, counted while it runs (a model swap waits for these)."""
+        replica.in_flight += 1
+        try:
+            return await self._request(method, f"{replica.url}{path}", payload)
+        finally:
+            replica.in_flight -= 1
 
     def _pick(self) -> Replica:
         now = time.monotonic()
@@ -177,7 +194,7 @@ class RasaClient:
         last: Optional[_Failed] = None
         for replica in [first] + others[:1]:
             try:
-                result = await self._request("POST", f"{replica.url}/model/parse", {"text": text})
+                result = await self._on(replica, "POST", "/model/parse", {"text": text})
                 replica.turns += 1
                 return result
             except _Failed as err:
@@ -218,7 +235,7 @@ class RasaClient:
                     log.warning("turn already stored by the failed replica; answering from the store")
                     return stored
             try:
-                replies = await self._request("POST", f"{replica.url}/webhooks/rest/webhook", payload)
+                replies = await self._on(replica, "POST", "/webhooks/rest/webhook", payload)
             except _Failed as err:
                 self._passed_over(replica, err)
                 last = err
@@ -245,15 +262,21 @@ class RasaClient:
             log.error("duplicated turn %s: the failed replica had processed it too", turn_id)
 
     async def tracker_events(self, sender: str) -> List[Dict[str, Any]]:
-        """The conversation's events since its last restart (Rasa's HTTP API, --enable-api)."""
-        url = f"{self.rasa_url}/conversations/{quote(sender, safe='')}/tracker"
-        try:
-            async with self.session.get(url, params=self._auth(url, {"include_events": "AFTER_RESTART"})) as response:
-                if response.status != 200:
-                    raise RasaUnavailable(f"{url} answered HTTP {response.status}")
-                return list((await response.json()).get("events") or [])
-        except (aiohttp.ClientError, asyncio.TimeoutError) as err:
-            raise RasaUnavailable(f"{url}: {err.__class__.__name__}") from err
+        """The conversation's events since its last restart (Rasa's HTTP API, --enable-api).
+
+        Read from the sender's replica, else the next one: replicas share the store, and a
+        dead first replica must not make a stored turn look unstored (it would be resent)."""
+        last: Optional[Exception] = None
+        for replica in self._order(sender)[:2]:
+            url = f"{replica.url}/conversations/{quote(sender, safe='')}/tracker"
+            try:
+                async with self.session.get(url, params=self._auth(url, {"include_events": "AFTER_RESTART"})) as response:
+                    if response.status != 200:
+                        raise RasaUnavailable(f"{url} answered HTTP {response.status}")
+                    return list((await response.json()).get("events") or [])
+            except (aiohttp.ClientError, asyncio.TimeoutError, RasaUnavailable) as err:
+                last = err
+        raise RasaUnavailable(f"no replica gave the tracker: {last}") from last
 
     async def actions_ready(self) -> bool:
         return await self._is_ready(f"{self.actions_url}/health", timeout_s=1.0)
@@ -267,16 +290,64 @@ class RasaClient:
             return False
 
     async def health(self) -> Dict[str, str]:
-        """State of each component: 'ready' or 'unavailable' ('rasa': every replica ready)."""
+        """State of each component: 'ready' or 'unavailable' ('rasa': every replica ready).
+
+        A replica loading a new model (swap_model) is shown as 'reloading' and does not make
+        Rasa unavailable while the others are ready: it is out of service on purpose."""
         # /status answers 200 once a model is loaded (needs --enable-api).
         checks = [self._is_ready(f"{r.url}/status") for r in self.replicas]
         *rasa_ok, actions_ok = await asyncio.gather(*checks, self._is_ready(f"{self.actions_url}/health"))
-        states = {"rasa": "ready" if all(rasa_ok) else "unavailable"}
+        serving = [ok for replica, ok in zip(self.replicas, rasa_ok) if not replica.draining]
+        states = {"rasa": "ready" if serving and all(serving) else "unavailable"}
         if len(self.replicas) > 1:
             for replica, ok in zip(self.replicas, rasa_ok):
-                states[f"rasa@{replica.name}"] = "ready" if ok else "unavailable"
+                states[f"rasa@{replica.name}"] = "reloading" if replica.draining else "ready" if ok else "unavailable"
         states["actions"] = "ready" if actions_ok else "unavailable"
         return states
+
+    async def model_status(self, replica: Replica) -> Dict[str, Any]:
+        """Rasa's /status of one replica (`model_file`, `model_id`), {} if it does not answer."""
+        try:
+            body = await self._request("GET", f"{replica.url}/status")
+        except _Failed:
+            return {}
+        return {"model_file": body.get("model_file"), "model_id": body.get("model_id")}
+
+    async def swap_model(self, model_file: str, load_timeout_s: float = 300.0) -> List[Dict[str, Any]]:
+        """Every replica loads `model_file` (Rasa's PUT /model), one at a time.
+
+        Before its load a replica is drained: no new turn goes to it (the others take them,
+        sharing conversations through Redis) and the turns it has are awaited, because Rasa
+        loads a model inside its event loop and answers nothing meanwhile. With a single Rasa
+        there is nowhere else to go: its turns get the degraded reply during the load."""
+        done: List[Dict[str, Any]] = []
+        for replica in self.replicas:
+            done.append(await self._swap_one(replica, model_file, load_timeout_s))
+        return done
+
+    async def _swap_one(self, replica: Replica, model_file: str, load_timeout_s: float) -> Dict[str, Any]:
+        started = time.monotonic()
+        before = await self.model_status(replica)
+        replica.draining = len(self.replicas) > 1
+        try:
+            while replica.in_flight and time.monotonic() - started < self.timeout_s:
+                await asyncio.sleep(0.05)
+            drained_s = time.monotonic() - started
+            url = f"{replica.url}/model"
+            try:
+                async with self.session.put(url, json={"model_file": model_file}, params=self._auth(url),
+                                            timeout=aiohttp.ClientTimeout(total=load_timeout_s)) as response:
+                    if response.status not in (200, 204):
+                        raise ModelSwapFailed(f"{replica.name} refused the model (HTTP {response.status}): "
+                                              f"{(await response.text())[:500]}")
+            except (aiohttp.ClientError, asyncio.TimeoutError) as err:
+                raise ModelSwapFailed(f"{replica.name} did not load the model: {err.__class__.__name__}") from err
+            after = await self.model_status(replica)
+        finally:
+            replica.draining = False
+        log.info("Rasa replica %s serves %s (was %s)", replica.name, after.get("model_id"), before.get("model_id"))
+        return {"replica": replica.name, "before": before, "after": after,
+                "drained_s": round(drained_s, 2), "seconds": round(time.monotonic() - started, 2)}
 
     async def actions_kb(self) -> Optional[Dict[str, Any]]:
         """The action server's KB `{"version", "types"}` (actions/kb_status.py), None if it does not answer.

@@ -40,11 +40,28 @@ def is_reply(replies: Any) -> bool:
     )
 
 
+# The gateway signs every button payload it hands out ("/affirm#<tag>", bot/gateway/input_guard.py)
+# and admits only signed commands: a resident taps the button, so sends the payload as given.
+TAG_SEPARATOR = "#"
+
+
+def _answer_of(payload: Any) -> Optional[str]:
+    command = str(payload or "").split(TAG_SEPARATOR, 1)[0]
+    return command if command in ANSWERS else None
+
+
+def sent_to_rasa(message: str) -> str:
+    """What Rasa gets (and stores) for what the resident sent: a button's command without its tag."""
+    command = _answer_of(message)
+    return command if command is not None else message
+
+
 def next_answer(replies: Sequence[Dict[str, Any]], rng: random.Random) -> Optional[str]:
-    """A button answer to the question just asked, or None when no question is open."""
+    """The payload of a yes/no/unsure button of the question just asked (signed as the gateway
+    gave it), or None when no question is open."""
     for message in reversed(replies):
         payloads = [b.get("payload") for b in message.get("buttons") or []]
-        offered = [p for p in payloads if p in ANSWERS]
+        offered = [p for p in payloads if _answer_of(p)]
         if offered:
             return rng.choice(offered)
     return None
