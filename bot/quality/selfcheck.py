@@ -26,7 +26,8 @@ SITUATIONS: Sequence[str] = (
     "今天天气怎么样",
 )
 ANSWERS = ("/affirm", "/deny", "/unsure")
-MAX_ANSWERS = 8  # a self-check asks at most a handful of questions
+MAX_ANSWERS = 8
+SIGNATURE_SEPARATOR = "#"  # bot/gateway/input_guard.py TAG_SEPARATOR (this module imports nothing of the project)  # a self-check asks at most a handful of questions
 
 
 def has_verdict(replies: Sequence[Dict[str, Any]]) -> bool:
@@ -40,11 +41,17 @@ def is_reply(replies: Any) -> bool:
     )
 
 
+def command(payload: str) -> str:
+    """A button's command without the gateway's signature."""
+    return payload.split(SIGNATURE_SEPARATOR, 1)[0]
+
+
 def next_answer(replies: Sequence[Dict[str, Any]], rng: random.Random) -> Optional[str]:
     """A button answer to the question just asked, or None when no question is open."""
     for message in reversed(replies):
-        payloads = [b.get("payload") for b in message.get("buttons") or []]
-        offered = [p for p in payloads if p in ANSWERS]
+        payloads = [str(b.get("payload") or "") for b in message.get("buttons") or []]
+        # The gateway signs its buttons ("/affirm#<tag>"): the answer is sent back as offered.
+        offered = [p for p in payloads if command(p) in ANSWERS]
         if offered:
             return rng.choice(offered)
     return None
