@@ -91,7 +91,8 @@ def test_secrets_and_local_state_stay_out_of_the_image_and_the_repository():
 def test_compose_test_refuses_to_start_a_service_off_the_host_network():
     from bot.quality.compose_test import Failed, host_network_only
 
-    host_network_only("services: {a: {network_mode: host}, b: {network_mode: host}}")
+    merged = yaml.safe_load(host_network_only("services: {a: {network_mode: host, ports: ['80:80']}, b: {network_mode: host}}"))
+    assert merged["services"]["a"] == {"network_mode": "host"}  # Docker refuses published ports there
     with pytest.raises(Failed, match="b"):
         host_network_only("services: {a: {network_mode: host}, b: {image: x}}")
 

@@ -3,8 +3,9 @@
 1. dockerd answers (started here, with no bridge, when it does not and this is root);
    the base image exists (BASE_IMAGE; the local one is made by scripts/docker-base.sh).
 2. `docker build` of the Rasa image (with the trained model from models/) and the gateway's.
-3. docker/compose.yml + docker/compose.test.yml up: every service on the host's network
-   (checked before anything starts: no bridge network is ever created), loopback ports from
+3. docker/compose.yml + docker/compose.test.yml, merged (`compose config`), up: every service
+   on the host's network (checked before anything starts, so no bridge network is ever
+   created; published ports dropped, as Docker refuses them there), loopback ports from
    COMPOSE_TEST_PORT (gateway B, Rasa B+1 and B+3, actions B+10, Redis B+20).
 4. Through the gateway: a whole self-check (describe, answer until the verdict); then a second
    resident describes, the Rasa container that served them is stopped, and they answer on
@@ -155,12 +156,19 @@ def compose_env(ports: Ports, images: Dict[str, str], state: Path) -> Dict[str, 
     return env
 
 
-def host_network_only(config_text: str) -> None:
-    """Refuse to start unless every service runs on the host's network (so no bridge is made)."""
-    services = yaml.safe_load(config_text)["services"]
+def host_network_only(config_text: str) -> str:
+    """The merged compose file to run: every service on the host's network, else refused.
+
+    Published ports are dropped: Docker refuses them with host networking, and compose v1
+    cannot reset a list from an override file (the ports are the host's own anyway)."""
+    config = yaml.safe_load(config_text)
+    services = config["services"]
     bridged = sorted(name for name, svc in services.items() if svc.get("network_mode") != "host")
-    if bridged:
-        raise Failed(f"services not on the host network: {', '.join(bridged)}")
+    if bridged or config.get("networks"):
+        raise Failed(f"services not on the host network: {', '.join(bridged) or 'networks defined'}")
+    for service in services.values():
+        service.pop("ports", None)
+    return yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
 
 
 def http_json(method: str, url: str, body: Optional[dict] = None, timeout: float = 30.0) -> Any:
@@ -195,6 +203,8 @@ def turns(base: str, sender: str, first: str, rng: random.Random) -> Iterator[tu
         replies = http_json("POST", f"{base}/api/v1/chat", {"sender": sender, "message": message})
         if not is_reply(replies):
             raise Failed(f"{sender}: no reply to {message!r}: {replies}")
+        if any(isinstance(m.get("custom"), dict) and m["custom"].get("degraded") for m in replies):
+            raise Failed(f"{sender}: the gateway answered {message!r} without Rasa (degraded mode)")
         yield message, replies
         if has_verdict(replies):
             return
@@ -203,6 +213,15 @@ def turns(base: str, sender: str, first: str, rng: random.Random) -> Iterator[tu
             raise Failed(f"{sender}: neither a question nor a verdict after {message!r}: {replies}")
         message = answer
     raise Failed(f"{sender}: no verdict within {MAX_TURNS} turns")
+
+
+def warm_up(ports: Ports) -> None:
+    """One turn on each replica first: a replica's first turn loads what it loads lazily."""
+    for port in (ports.rasa, ports.rasa_2):
+        replies = http_json("POST", f"http://127.0.0.1:{port}/webhooks/rest/webhook",
+                            {"sender": f"warm-up-{port}", "message": SITUATIONS[2]}, timeout=120)
+        if not is_reply(replies):
+            raise Failed(f"Rasa on {port} did not answer its warm-up turn: {replies}")
 
 
 def replica_turns(base: str) -> List[int]:
@@ -217,6 +236,9 @@ def stored_user_texts(rasa_url: str, token: str, sender: str) -> List[str]:
 def scenario(run: Run, compose: List[str], env: Dict[str, str], ports: Ports) -> None:
     base = f"http://127.0.0.1:{ports.gateway}"
     rng = random.Random(12)
+    started = time.monotonic()
+    warm_up(ports)
+    run.step("warm_up", started)
     started = time.monotonic()
     first = list(turns(base, "compose-1", SITUATIONS[1], rng))
     run.step("self_check", started)
@@ -283,7 +305,9 @@ def compose_test(args: argparse.Namespace, run: Run) -> None:
         config = subprocess.run(compose + ["config"], cwd=ROOT, env=env, capture_output=True, text=True)
         if config.returncode:
             raise Failed(f"compose config: {config.stderr.strip()}")
-        host_network_only(config.stdout)
+        merged = Path(tmp) / "compose.yml"
+        merged.write_text(host_network_only(config.stdout), encoding="utf-8")
+        compose = compose[:-2 * len(COMPOSE_FILES)] + ["-f", str(merged)]
         try:
             started = time.monotonic()
             sh(compose + ["up", "-d", "--no-build"], run.log, env)
