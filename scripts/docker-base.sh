@@ -4,6 +4,8 @@
 # machine's Python 3.10 copied in at the same path (its libpython is found by that path).
 #
 #   scripts/docker-base.sh [IMAGE]      # default fanzha-base:bookworm-py3.10; no-op when it exists
+#   PYTHON_HOME=/root/.pyenv/versions/3.12.1 scripts/docker-base.sh fanzha-base:bookworm-py3.12
+#                                       # another interpreter, e.g. for GATEWAY_BASE_IMAGE
 #
 # The image also carries Debian's redis-server (the compose test's Redis: redis:7-alpine cannot
 # be pulled either) and this machine's local CA certificates (/usr/local/share/ca-certificates,
@@ -12,7 +14,7 @@
 set -euo pipefail
 IMAGE="${1:-fanzha-base:bookworm-py3.10}"
 PYTHON_HOME="${PYTHON_HOME:-$(dirname "$(dirname "$(readlink -f "$(scripts/find-python.sh)")")")}"
-WORK="${DOCKER_BASE_WORK:-/var/tmp/fanzha-docker-base}"
+WORK="${DOCKER_BASE_WORK:-/var/tmp/fanzha-docker-base/${IMAGE//[:\/]/_}}"  # one root file system per image
 MIRROR="${DEBIAN_MIRROR:-$(awk '/^URIs:/ {print $2; exit} /^deb / {print $2; exit}' /etc/apt/sources.list.d/debian.sources /etc/apt/sources.list 2>/dev/null || true)}"
 MIRROR="${MIRROR:-http://deb.debian.org/debian}"
 
@@ -36,9 +38,9 @@ tar -C "$PYTHON_HOME" --exclude='site-packages/*.pth' --exclude='site-packages/R
 # An image user other than root must reach the interpreter (docker/Dockerfile runs as uid 1000).
 chmod 755 "$rootfs/root"
 chmod -R a+rX "$rootfs$PYTHON_HOME"
-ln -sf "$PYTHON_HOME/bin/python3.10" "$rootfs/usr/local/bin/python"
-ln -sf "$PYTHON_HOME/bin/python3.10" "$rootfs/usr/local/bin/python3"
-ln -sf "$PYTHON_HOME/bin/pip3.10" "$rootfs/usr/local/bin/pip"
+ln -sf "$PYTHON_HOME/bin/python3" "$rootfs/usr/local/bin/python"
+ln -sf "$PYTHON_HOME/bin/python3" "$rootfs/usr/local/bin/python3"
+ln -sf "$PYTHON_HOME/bin/pip3" "$rootfs/usr/local/bin/pip"
 if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
   cp /usr/local/share/ca-certificates/*.crt "$rootfs/usr/local/share/ca-certificates/"
   chroot "$rootfs" update-ca-certificates >/dev/null

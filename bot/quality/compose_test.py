@@ -38,11 +38,11 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence
 import yaml
 
 from bot.quality.selfcheck import SITUATIONS, command, has_verdict, is_reply, next_answer
-from bot.settings import ROOT
+from bot.settings import ROOT, Settings
 
 REPORTS = ROOT / "reports"
 COMPOSE_FILES = ("docker/compose.yml", "docker/compose.test.yml")
-LOCAL_BASE = "fanzha-base:bookworm-py3.10"  # what scripts/docker-base.sh makes
+LOCAL_BASE = Settings.__fields__["base_image"].default  # what scripts/docker-base.sh makes
 PROJECT = "fanzhatest"
 HEALTHY_TIMEOUT_S = 300.0
 MAX_TURNS = 10
@@ -331,12 +331,13 @@ def _stop_on_signal(signum: int, _frame: object) -> None:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    settings = Settings()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--port", type=int, default=int(os.environ.get("COMPOSE_TEST_PORT") or 18000),
+    parser.add_argument("--port", type=int, default=settings.compose_test_port,
                         help="base port: gateway, Rasa +1 and +3, actions +10, Redis +20")
-    parser.add_argument("--base-image", default=os.environ.get("BASE_IMAGE") or LOCAL_BASE)
-    parser.add_argument("--gateway-base-image", default=os.environ.get("GATEWAY_BASE_IMAGE") or "")
-    parser.add_argument("--gateway-requirements", default=os.environ.get("GATEWAY_REQUIREMENTS") or "requirements.txt")
+    parser.add_argument("--base-image", default=settings.base_image)
+    parser.add_argument("--gateway-base-image", default=settings.gateway_base_image)
+    parser.add_argument("--gateway-requirements", default=settings.gateway_requirements)
     parser.add_argument("--tag", default="compose-test")
     args = parser.parse_args(argv)
     REPORTS.mkdir(exist_ok=True)
