@@ -23,7 +23,7 @@ BUILD_STAMP := build/.built
 STAGE_MODEL := build/stage_model.json
 STAGE_INPUTS := data/kb/stages.yml bot/kb/stage.py bot/kb/stage_train.py $(shell find data/stages -type f -name '*.yml' 2>/dev/null)
 
-.PHONY: run install build train test test-unit test-stories validate lint eval eval-dev bench bench-push load chaos operator reload reload-model clean help
+.PHONY: run install build train test test-unit test-stories validate lint eval eval-dev bench bench-push load chaos compose-test operator reload reload-model clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -31,6 +31,7 @@ help:
 	@echo "make run PROFILE=prod – Redis + RASA_REPLICAS Rasa replicas (default 2) + actions + gateway"
 	@echo "make load   – locust: USERS residents' whole self-checks + the saturation run (reports/load.json)"
 	@echo "make chaos  – prod profile under load: kill a Rasa replica, restart Redis (reports/chaos.json)"
+	@echo "make compose-test – build the images, run docker/compose.yml (host network), stop a Rasa container (reports/compose-test.json)"
 	@echo "make test   – the whole test suite (make lint included)"
 	@echo "make lint   – ruff over bot/ and actions/, mypy over bot/kb"
 	@echo "make eval   – score on ../shared/eval (reports/eval.json)"
@@ -127,6 +128,13 @@ load: $(MODEL) $(LOAD_VENV)/.installed
 # Faults under load (a Rasa replica killed, Redis restarted); fails when a target is missed.
 chaos: $(MODEL)
 	$(PY) -m bot.quality.chaos
+
+# docker/compose.yml for real: images built (local Debian base: scripts/docker-base.sh, or
+# BASE_IMAGE=python:3.10-slim-bookworm where a registry answers), host networking, a
+# self-check through the gateway, one Rasa container stopped mid-check, always torn down.
+# Ports: COMPOSE_TEST_PORT (gateway) … +20 (Redis). Needs docker.io, debootstrap, docker-compose.
+compose-test: $(MODEL) $(STAGE_MODEL)
+	$(PY) -m bot.quality.compose_test
 
 operator: $(VENV)/.installed
 	@test -n "$(LOGIN)" || { echo "usage: make operator LOGIN=<login> [NAME=<shown name>] [ROLES=operator,outreach]"; exit 2; }

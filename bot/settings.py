@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     chat_timeout_s: float = 10.0  # the gateway's wait for one replica's answer to one turn
     replica_restart_max_s: float = 30.0  # back-off cap between restarts of a dead replica
 
+    # -- `make compose-test` (bot/quality/compose_test.py, docker/compose.test.yml) -------------
+    compose_test_port: int = 18000  # gateway; Rasa +1 and +3, actions +10, Redis +20
+    base_image: str = "fanzha-base:bookworm-py3.10"  # the local one scripts/docker-base.sh makes
+    gateway_base_image: str = ""  # default: base_image
+    gateway_requirements: str = "requirements.txt"
+
     # -- operators, APIs, sessions ----------------------------------------------------------
     api_tokens: str = ""  # comma-separated
     operators_file: Path = Path("var/operators.yml")

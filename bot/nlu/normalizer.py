@@ -12,6 +12,10 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.kb.text import normalize
+from bot.nlu import action_validation
+
+# Not about normalising: this module is the one every Rasa process of ours imports first.
+action_validation.install()
 
 
 @DefaultV1Recipe.register(
