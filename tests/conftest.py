@@ -46,6 +46,7 @@ def _local_state_in_tmp(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("CASES_URL", f"sqlite:///{state}/cases.db")
         patch.setenv("STATS_DB", str(state / "stats.db"))
+        patch.setenv("SHARE_DB", str(state / "shares.db"))
         yield
 
 
