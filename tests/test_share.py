@@ -75,7 +75,8 @@ class _Text(HTMLParser):
         self.parts.append(data)
 
     def handle_starttag(self, tag: str, attrs: list) -> None:
-        self.parts += [v for k, v in attrs if v and k != "src"]  # src: the QR data URI and the image path
+        # src: the QR data URI and the image path; width/height: the QR code's size
+        self.parts += [v for k, v in attrs if v and k not in ("src", "width", "height")]
 
 
 def visible_text(html: str) -> str:
@@ -286,3 +287,85 @@ def test_the_image_depends_on_the_card_alone(real_kb):
 
 
 _DIGITS = re.compile(r"\d+")
+
+
+# -- corpus: nothing the resident wrote reaches the page or the image --------------------------------
+
+NAMES = ["张秀英", "王建国", "李桂芳", "刘志强", "陈美玲", "杨德明", "赵丽华", "周国平", "吴淑珍", "孙海涛"]
+# Written here: how residents describe what happened, with the details scammers leave behind.
+SCENES = [
+    "我妈接到电话，对方自称{name}警官，说她医保卡在外地被盗刷，让她把{amount}元转到安全账户，回电{phone}",
+    "有个叫{name}的客服打来{phone}，说我买的东西有质量问题要理赔，让我开屏幕共享，说“{quote}”",
+    "网上认识的{name}带我投资，说稳赚不赔，我已经转了{amount}元到卡号{card}，现在提不了现",
+    "刷单群里的{name}让我先垫付{amount}块做任务，说“{quote}”，群号{qq}",
+    "短信说我的ETC认证失效，点链接 http://etc-{digits}.cn 重新认证，发件号码{phone}",
+    "儿子的班主任{name}在家长群发收款码，让交{amount}元资料费，说“{quote}”",
+    "有人冒充我领导{name}，加我微信{wx}，让我先帮他转{amount}元给客户",
+    "贷款平台的{name}说我征信有问题，要先交{amount}元解冻金，打款到{card}",
+    "游戏里有人要用{amount}元买我的账号，让我去一个交易网站注册，联系QQ{qq}",
+    "说我中了一等奖，要先交{amount}元手续费，领奖电话{phone}，联系人{name}",
+    "朋友{name}说他在国外急用钱，让我转{amount}元到{card}，语音里说“{quote}”",
+    "我已经按{name}说的把验证码告诉他了，他说“{quote}”，电话{phone}",
+]
+QUOTES = ["明天{amount}就能到账", "{name}给你担保", "这是{name}的内部通道", "今天不转就冻结你{digits}号账户",
+          "我是{name}本人，别告诉别人"]
+
+
+def resident_inputs(count: int = 60) -> List[Dict[str, Any]]:
+    """`count` descriptions, each with its own phone numbers, amounts, names and quotes."""
+    import random
+
+    rng = random.Random(20261202)
+    out = []
+    for i in range(count):
+        name = NAMES[i % len(NAMES)]
+        values = {
+            "name": name, "phone": "1" + rng.choice("3578") + "".join(rng.choice("0123456789") for _ in range(9)),
+            "amount": str(rng.randint(1000, 99999)), "card": "6222" + "".join(rng.choice("0123456789") for _ in range(15)),
+            "qq": str(rng.randint(10_000_000, 999_999_999)), "digits": str(rng.randint(1000, 9999)),
+            "wx": f"wx_{name}_{rng.randint(1000, 9999)}",
+        }
+        quote = QUOTES[i % len(QUOTES)].format(**values)
+        text = SCENES[i % len(SCENES)].format(quote=quote, **values)
+        out.append({"text": text, "names": [name], "quotes": re.findall(r"“([^”]+)”", text)})
+    return out
+
+
+def kb_digit_runs(kb) -> set:
+    """Every run of digits the KB itself writes (hotline numbers, "95 开头" …)."""
+    from pathlib import Path
+
+    text = "\n".join(p.read_text(encoding="utf-8") for p in Path(kb.source_files["common"]).parent.rglob("*.yml"))
+    return set(_DIGITS.findall(text))
+
+
+async def test_no_digit_quote_or_name_of_the_input_reaches_the_page_or_the_image(client, rasa, real_kb):
+    corpus = resident_inputs(60)
+    kb_numbers = kb_digit_runs(real_kb)
+    assert len(corpus) >= 50
+    rendered: Dict[ShareCard, bytes] = {}
+    for n, item in enumerate(corpus):
+        text = item["text"]
+        input_numbers = {d for d in _DIGITS.findall(text) if len(d) >= 3}
+        assert input_numbers and item["names"]
+        assert not input_numbers & kb_numbers  # the corpus never writes an official number itself
+        body = await share_for(client, rasa, real_kb, text, sender=f"web:corpus-{n:04d}")
+        html = await (await client.get(body["url"])).text()
+        # The gateway's own address (the QR code's and the widget link's) is not the resident's.
+        share = await client.app[SHARE_STORE_KEY].get(body["url"].removeprefix("/s/"))
+        page_text = visible_text(html).replace(str(client.make_url("/")), "").replace(share.id, "")
+        record = share.to_record()
+        # Every digit on the page is one the KB writes: none comes from the input.
+        assert set(_DIGITS.findall(page_text)) <= kb_numbers, text
+        html_without_id = html.replace(share.id, "")
+        for secret in [*input_numbers, *item["names"], *item["quotes"]]:
+            assert secret not in html_without_id and secret not in record, (secret, text)
+        # The image is drawn from the stored ids alone (the same card gives the same bytes,
+        # test_the_image_depends_on_the_card_alone): one served image per distinct card is
+        # compared with the card drawn from nothing but its ids.
+        card = ShareCard.from_record(json.loads(record)["card"])
+        if card not in rendered:
+            png = await (await client.get(body["image_url"])).read()
+            rendered[card] = card_png(share_view(real_kb, card), str(client.make_url("/")))
+            assert png == rendered[card], text
+    assert len(rendered) >= 3  # the corpus reaches several different cards
