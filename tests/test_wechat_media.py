@@ -20,8 +20,16 @@ from bot.gateway.app import create_app
 from bot.gateway.keys import IMAGE_READER_KEY
 from bot.gateway.share import SHARE_STORE_KEY
 from bot.kb import assess
-from tests.test_wechat import ACCOUNT, DEAD_RASA, OPENID, TOKEN, reply_fields, signed_query, stub_kb
-from tests.test_wechat import fake_chat  # noqa: F401 - fixture
+from tests.test_wechat import (
+    ACCOUNT,
+    DEAD_RASA,
+    OPENID,
+    TOKEN,
+    fake_chat,  # noqa: F401 - fixture
+    reply_fields,
+    signed_query,
+    stub_kb,
+)
 
 READ_TEXT = "【某某银行】您的医保卡在外地被盗刷，请立即把资金转到安全账户配合调查"
 APP_SECRET = "test-app-secret"

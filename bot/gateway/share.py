@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
-from typing import Any, AsyncIterator, Dict, List, Mapping, Optional
+from typing import Any, AsyncIterator, Dict, Mapping, Optional, Sequence
 
 import aiohttp_jinja2
 from aiohttp import web
@@ -31,7 +31,7 @@ from bot.share import Share, ShareStore, open_share_store, valid_share_id
 from bot.share.image import card_png
 
 log = logging.getLogger(__name__)
-SHARE_STORE_KEY = web.AppKey("share_store", ShareStore)  # type: ignore[type-abstract]
+SHARE_STORE_KEY = web.AppKey("share_store", ShareStore)
 MAX_SENDER_CHARS = 128  # as the chat API
 ROBOTS = "noindex, nofollow, noarchive"
 PAGE_HEADERS = {"X-Robots-Tag": ROBOTS, "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}
@@ -43,7 +43,7 @@ def share_paths(share: Share) -> Dict[str, str]:
     return {"url": f"/s/{share.id}", "image_url": f"/s/{share.id}.png"}
 
 
-def latest_verdict(events: List[Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
+def latest_verdict(events: Sequence[Mapping[str, Any]]) -> Optional[Dict[str, Any]]:
     """The verdict of the last bot message that carried one (actions/render.py sends it as
     `json_message={"verdict": ...}`), or None."""
     for event in reversed(events):

@@ -80,10 +80,10 @@ from wechatpy.utils import check_signature
 
 from bot.gateway import services
 from bot.gateway.keys import IMAGE_READER_KEY
-from bot.gateway.share import SHARE_BUTTON, SHARE_STORE_KEY, public_base, share_paths, share_verdict
-from bot.gateway.wechat_media import MediaFetcher, MediaFetchError
 from bot.gateway.ratelimit import LIMITER_KEY as _LIMITER_KEY
 from bot.gateway.ratelimit import client_address, rate_limited_text
+from bot.gateway.share import SHARE_BUTTON, SHARE_STORE_KEY, public_base, share_paths, share_verdict
+from bot.gateway.wechat_media import MediaFetcher, MediaFetchError
 from bot.kb import RISK_LABELS
 from bot.kb.loss import URGENT_STEPS
 from bot.kb.stage import URGENT_STAGES
@@ -116,7 +116,7 @@ WELCOME_TEXT = (
 )
 TEXT_ONLY_TEXT = (
     "请直接输入文字，把遇到的事情说一说。\n"
-    "语音、图片和链接我暂时看不了。\n"
+    "链接、位置和视频我暂时看不了；短信或聊天可以截图发给我。\n"
     "可以把短信或聊天里的原话复制过来。"
 )
 SLOW_TEXT = "正在分析，请过几秒再发「结果」两个字，我把结论发给您。"

@@ -77,7 +77,7 @@ def _qr(url: str, box: int) -> Image.Image:
     buf = io.BytesIO()
     segno.make(url, error="m").save(buf, kind="png", scale=8, border=2)
     buf.seek(0)
-    return Image.open(buf).convert("RGB").resize((box, box), Image.NEAREST)
+    return Image.open(buf).convert("RGB").resize((box, box), Image.Resampling.NEAREST)
 
 
 def _layout(blocks: Sequence[Block]) -> List[Tuple[str, Font, Tuple[int, int, int], int]]:
@@ -95,21 +95,21 @@ def card_png(view: ShareView, widget_url: str) -> bytes:
     band = 120
     rows = _layout(_blocks(view))
     qr_box = 240
-    height = band + MARGIN + sum(r[1].size + LINE_GAP + (SECTION_GAP if r[1].size == 28 else 0) for r in rows)
-    height += MARGIN + qr_box + 80
-    image = Image.new("RGB", (WIDTH, height), PAPER)
+    height: float = band + MARGIN + sum(r[1].size + LINE_GAP + (SECTION_GAP if r[1].size == 28 else 0) for r in rows)
+    height = int(height + MARGIN + qr_box + 80)
+    image = Image.new("RGB", (WIDTH, int(height)), PAPER)
     draw = ImageDraw.Draw(image)
     colour = RISK_COLOURS.get(view.risk_level, INK)
     draw.rectangle((0, 0, WIDTH, band), fill=colour)
     heading = f"{view.risk_name} · {view.short_name}"  # no emoji: the CJK font has none
     draw.text((MARGIN, (band - head_font.size) // 2), heading, font=head_font, fill=PAPER)
-    y = band + MARGIN
+    y: float = band + MARGIN
     for line, font, ink, indent in rows:
         y += SECTION_GAP if font.size == 28 else 0
         draw.text((MARGIN + indent, y), line, font=font, fill=ink)
         y += font.size + LINE_GAP
     y += MARGIN // 2
-    image.paste(_qr(widget_url, qr_box), ((WIDTH - qr_box) // 2, y))
+    image.paste(_qr(widget_url, qr_box), ((WIDTH - qr_box) // 2, int(y)))
     caption = _font(24)
     draw.text(((WIDTH - caption.getlength(QR_CAPTION)) // 2, y + qr_box + 16), QR_CAPTION, font=caption, fill=MUTED)
     out = io.BytesIO()
