@@ -71,6 +71,10 @@ class Settings(BaseSettings):
     stats_redis_url: Optional[str] = None
     stats_redis_prefix: str = "fzzc:stats:"
     stats_db: str = "var/stats.db"
+    # Shared verdicts ("发给家人看看", bot/share): Redis when REDIS_URL is set, else this SQLite file.
+    share_db: str = "var/shares.db"
+    share_redis_prefix: str = "fzzc:share:"
+    share_ttl_s: int = 7 * 24 * 3600  # a shared page lives seven days
     blocklist_file: Path = ROOT / "var" / "blocklist.csv"
     blocklist_prefix: str = "fanzha:blocklist:"
 
@@ -97,7 +101,7 @@ class Settings(BaseSettings):
     wechat_app_id: str = ""
     wechat_max_clock_skew_s: int = 300  # a signed request older or newer than this is refused (replay)
     wechat_dedupe_ttl_s: int = 120  # how long a (user, MsgId) is remembered for WeChat's retries
-    # Pushing alerts to subscribers (WeChat's customer-service message API, issue 16):
+    # WeChat's API (the token, pushing alerts to subscribers, fetching pictures by MediaId):
     # off unless WECHAT_APP_ID and WECHAT_APP_SECRET are set. The base URL is WeChat's own;
     # tests point it at a local server.
     wechat_app_secret: str = ""
@@ -113,6 +117,11 @@ class Settings(BaseSettings):
     # (":memory:": in the process only).
     alerts_db: str = "var/alerts.db"
     alerts_redis_prefix: str = "fzzc:alerts:"
+    # Pictures residents send (bot/gateway/wechat_media.py): by PicUrl from these hosts, else by
+    # MediaId through the media API at WECHAT_API_BASE_URL (needs WECHAT_APP_SECRET for its token).
+    wechat_pic_hosts: str = "mmbiz.qpic.cn,mmbiz.qlogo.cn"  # comma-separated host[:port]
+    wechat_media_max_bytes: int = 5 * 1024 * 1024  # as POST /api/v1/assess/image
+    wechat_media_timeout_s: float = 2.0  # the whole download; WeChat waits 5 s for the reply
 
     # -- the edge: rate limits, embedding, Rasa's API token (issue 13) -----------------------------
     # `limits` rate strings ("20/minute", "5 per 5 minutes"); per client address and per sender.
@@ -177,6 +186,10 @@ class Settings(BaseSettings):
         """EMBED_ORIGINS as a list; ["*"] when any site may embed the widget."""
         origins = [o.strip().rstrip("/") for o in self.embed_origins.replace(",", " ").split() if o.strip()]
         return ["*"] if not origins or "*" in origins else origins
+
+    @property
+    def wechat_pic_host_list(self) -> List[str]:
+        return [h.strip().lower() for h in self.wechat_pic_hosts.split(",") if h.strip()]
 
     @property
     def spacy_pipeline_dir(self) -> Path:

@@ -47,6 +47,7 @@ def _local_state_in_tmp(tmp_path_factory):
         patch.setenv("CASES_URL", f"sqlite:///{state}/cases.db")
         patch.setenv("STATS_DB", str(state / "stats.db"))
         patch.setenv("ALERTS_DB", str(state / "alerts.db"))
+        patch.setenv("SHARE_DB", str(state / "shares.db"))
         yield
 
 

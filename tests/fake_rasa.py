@@ -23,11 +23,16 @@ def fake_rasa_app(replies: List[Dict[str, Any]] | None = None, ranking: Dict[str
         app["received"].append(("webhook", body))
         return web.json_response(replies or [{"recipient_id": body["sender"], "text": "您好"}])
 
+    async def tracker(request: web.Request) -> web.Response:
+        # Rasa answers an unknown sender with an empty conversation (no verdict to share).
+        return web.json_response({"sender_id": request.match_info["sender"], "events": []})
+
     async def ok(_request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
     app.router.add_post("/model/parse", parse)
     app.router.add_post("/webhooks/rest/webhook", webhook)
+    app.router.add_get("/conversations/{sender}/tracker", tracker)
     app.router.add_get("/status", ok)
     app.router.add_get("/health", ok)
     return app

@@ -46,11 +46,11 @@ def mini_gateway(rasa_url: str) -> web.Application:
 
 
 def served_routes(app: web.Application) -> Set[Tuple[str, str]]:
-    """(METHOD, path template) of every route under /api/ and /healthz."""
+    """(METHOD, path template) of every route under /api/, /s/ (shared verdicts) and /healthz."""
     routes = set()
     for route in app.router.routes():
         path = route.resource.canonical if route.resource else ""
-        if route.method != "HEAD" and (path.startswith("/api/") or path == "/healthz"):
+        if route.method != "HEAD" and (path.startswith(("/api/", "/s/")) or path == "/healthz"):
             routes.add((route.method, path))
     return routes
 

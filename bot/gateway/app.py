@@ -39,6 +39,7 @@ from bot.gateway.pages import setup_pages
 from bot.gateway.rasa_client import RasaClient
 from bot.gateway.ratelimit import setup_ratelimits
 from bot.gateway.security_headers import setup_security_headers
+from bot.gateway.share import setup_share
 from bot.gateway.stats import setup_stats
 from bot.gateway.wechat import setup_wechat
 from bot.gateway.widget import setup_widget
@@ -100,6 +101,7 @@ def create_app(
     setup_kb_reload(app)
     setup_alerts(app, settings)  # community alerts and their WeChat push (issue 16)
     setup_model_reload(app)  # make reload-model: Rasa's PUT /model, one replica at a time (issue 16)
+    setup_share(app)  # "发给家人看看" (issue 15): after the pages (templates) and PUBLIC_URL
     return app
 
 

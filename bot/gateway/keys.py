@@ -44,6 +44,9 @@ ALERT_PUSHER_KEY = web.AppKey("alert_pusher", Optional[AlertPusher])  # type: ig
 # Listeners get no text and no sender id: the anonymous statistics are built from these.
 CheckListener = Callable[[Mapping[str, Any], str], Awaitable[None]]
 CHECK_LISTENERS = web.AppKey("check_listeners", list)
+# Reads a picture's text (message bubbles in order, chrome dropped): an async `(data: bytes) -> str`.
+# The OCR engine (bot/vision) puts it here; WeChat image messages read through it.
+IMAGE_READER_KEY = web.AppKey("image_reader", Callable[[bytes], Awaitable[str]])  # type: ignore[arg-type]
 
 
 def current_kb(app: web.Application) -> KnowledgeBase:

@@ -19,9 +19,16 @@ signing, AES or XML:
     reply of the number or the title sends the button's payload;
   * "订阅预警 [老年人|家长|学生|所有人]" / "退订" → the alert subscription
     (bot/gateway/alerts.py: only the OpenID and the audience are kept), not a chat turn;
+  * image → the picture fetched (bot/gateway/wechat_media.py: PicUrl, else MediaId through
+    wechatpy's media API; bounded in size and time), read by the OCR reader under
+    ``IMAGE_READER_KEY``, and the text read goes on as if pasted (one chat turn, the reply
+    starting with "我看到的文字：…", masked);
+  * voice → WeChat's own ``Recognition`` as a typed message when the account has speech
+    recognition on; without it, a reply asking to type or send a screenshot;
+  * a verdict in the reply → a link to its share page ("发给家人看看", bot/gateway/share.py);
   * ``subscribe`` → a welcome text; ``unsubscribe`` (unfollow) also ends the alert
     subscription; other events → ``success`` (no reply);
-  * voice, image and anything else → "请直接输入文字…";
+  * anything else (location, link, video) → "请直接输入文字…";
   * a body that is not WeChat XML → 400, never a crash.
 
 WeChat drops a passive reply that takes longer than 5 seconds (and retries the
@@ -64,7 +71,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, AsyncIterator, Dict, List, Mapping, Optional, Tuple
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, List, Mapping, Optional, Tuple
 
 from aiohttp import web
 from cachetools import LRUCache, TTLCache
@@ -77,11 +84,15 @@ from wechatpy.utils import check_signature
 from bot.alerts.texts import parse_subscription
 from bot.gateway import services
 from bot.gateway.alerts import forget_subscriber, subscription_reply
+from bot.gateway.keys import IMAGE_READER_KEY
 from bot.gateway.ratelimit import LIMITER_KEY as _LIMITER_KEY
 from bot.gateway.ratelimit import client_address, rate_limited_text
+from bot.gateway.share import SHARE_BUTTON, SHARE_STORE_KEY, public_base, share_paths, share_verdict
+from bot.gateway.wechat_media import MediaFetcher, MediaFetchError
 from bot.kb import RISK_LABELS
 from bot.kb.loss import URGENT_STEPS
 from bot.kb.stage import URGENT_STAGES
+from bot.privacy import mask_text
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -111,7 +122,7 @@ WELCOME_TEXT = (
 )
 TEXT_ONLY_TEXT = (
     "请直接输入文字，把遇到的事情说一说。\n"
-    "语音、图片和链接我暂时看不了。\n"
+    "链接、位置和视频我暂时看不了；短信或聊天可以截图发给我。\n"
     "可以把短信或聊天里的原话复制过来。"
 )
 SLOW_TEXT = "正在分析，请过几秒再发「结果」两个字，我把结论发给您。"
@@ -129,6 +140,16 @@ EMPTY_TEXT = "我没看懂，请换个说法再说一次。"
 LATE_PREFIX = "刚才的分析结果：\n"
 TRUNCATED_TEXT = "\n……（内容较长，没发完。拿不准请打 96110）"
 RESULT_KEYWORDS = {"结果", "結果", "查结果", "查看结果", "result"}
+VOICE_TEXT = (
+    "语音我暂时听不了。\n"
+    "请把事情打字发给我，或者把短信、聊天记录截图发过来。"
+)
+IMAGE_FETCH_FAILED_TEXT = "图片没有收到，请再发一次；也可以把原话复制过来。"
+IMAGE_UNREADABLE_TEXT = "这张图片里的字我没看清。请发一张清楚一点的截图，或者把原话打字发给我。"
+IMAGE_NO_READER_TEXT = "图片我暂时看不了。请把短信或聊天里的原话复制过来，或者打字说一说。"
+READ_PREFIX = "我看到的文字："
+READ_PREVIEW_CHARS = 80  # the rest of the 2 KB reply is for the verdict
+SHARE_LINE = SHARE_BUTTON + "（把结果转给子女、家人）：{url}"
 
 
 @dataclass
@@ -147,6 +168,7 @@ class WeChatSettings:
     late: TTLCache = field(default_factory=lambda: TTLCache(MAX_TRACKED, PENDING_TTL_S))
     # openid → the buttons of the last reply (so "1" or "是" sends the payload)
     buttons: LRUCache = field(default_factory=lambda: LRUCache(MAX_TRACKED))
+    media: Optional[MediaFetcher] = None  # pictures residents send
 
 
 WECHAT_KEY = web.AppKey("wechat", WeChatSettings)
@@ -175,6 +197,7 @@ def connector_settings(settings: Settings) -> Optional[WeChatSettings]:
         token=token, app_id=app_id, crypto=crypto, max_skew_s=settings.wechat_max_clock_skew_s,
         dedupe_ttl_s=ttl, redis_url=settings.redis_url,
         turns=TTLCache(MAX_TRACKED, ttl), events=TTLCache(MAX_TRACKED, ttl),
+        media=MediaFetcher.from_settings(settings),
     )
 
 
@@ -335,7 +358,9 @@ async def message_endpoint(request: web.Request) -> web.Response:
     wait = limiter.hit("wechat_address", client_address(request)) if limiter is not None else None
 
     try:
-        text = rate_limited_text(wait) if wait is not None else await _answer(request.app, message, msg_id, created)
+        origin = f"{request.scheme}://{request.host}"  # share links: PUBLIC_URL, else the address WeChat calls
+        text = (rate_limited_text(wait) if wait is not None
+                else await _answer(request.app, message, msg_id, created, origin))
     except Exception:  # WeChat shows "暂时无法提供服务" on an error status; say something useful instead
         log.exception("WeChat: could not answer a %s message", getattr(message, "type", "?"))
         text = ERROR_TEXT
@@ -348,22 +373,68 @@ async def message_endpoint(request: web.Request) -> web.Response:
     return web.Response(text=body, content_type="application/xml")
 
 
-async def _answer(app: web.Application, message: Any, msg_id: str = "", created: str = "") -> Optional[str]:
+async def _answer(
+    app: web.Application, message: Any, msg_id: str = "", created: str = "", origin: str = ""
+) -> Optional[str]:
     kind = message.type
     if kind == "event":
         if str(getattr(message, "event", "") or "") == "unsubscribe":
             await forget_subscriber(app, message.source)
         return _event_answer(app[WECHAT_KEY], message, created)
-    if kind != "text":
+    msg_id = "" if msg_id.strip("0") == "" else msg_id  # "0" or absent: no id to dedupe on
+    if kind == "image":
+        return await _image_message(app, message, msg_id, origin)
+    if kind == "voice":
+        # WeChat fills Recognition when the account has speech recognition switched on.
+        content = str(getattr(message, "recognition", None) or "").strip()
+        if not content:
+            return VOICE_TEXT
+    elif kind == "text":
+        content = (message.content or "").strip()
+    else:
         return TEXT_ONLY_TEXT
-    content = (message.content or "").strip()
     if not content:
         return TEXT_ONLY_TEXT
     command = parse_subscription(content)
     if command is not None:  # 订阅预警 / 退订 (issue 16): answered here, never sent to Rasa
         return await subscription_reply(app, message.source, command)
-    msg_id = "" if msg_id.strip("0") == "" else msg_id  # "0" or absent: no id to dedupe on
-    return await _text_turn(app, message.source, content[:MAX_MESSAGE_CHARS], msg_id)
+    return await _text_turn(app, message.source, content[:MAX_MESSAGE_CHARS], msg_id, origin)
+
+
+async def _image_message(app: web.Application, message: Any, msg_id: str, origin: str) -> str:
+    reader = app.get(IMAGE_READER_KEY)
+    settings = app[WECHAT_KEY]
+    if reader is None or settings.media is None:
+        return IMAGE_NO_READER_TEXT
+    pic_url, media_id = str(getattr(message, "image", "") or ""), str(getattr(message, "media_id", "") or "")
+    openid = message.source
+
+    async def run() -> List[Dict[str, Any]]:
+        return await _image_turn(app, openid, pic_url, media_id, origin)
+
+    return await _start_turn(app, openid, msg_id, run)
+
+
+async def _image_turn(app: web.Application, openid: str, pic_url: str, media_id: str,
+                      origin: str) -> List[Dict[str, Any]]:
+    """Fetch, read, then one chat turn with the text read, as if the resident had pasted it."""
+    try:
+        data = await app[WECHAT_KEY].media.fetch(pic_url, media_id)  # type: ignore[union-attr]
+    except MediaFetchError as err:
+        log.warning("WeChat: picture not fetched: %s", err)
+        return [{"text": IMAGE_FETCH_FAILED_TEXT}]
+    try:
+        text = (await app[IMAGE_READER_KEY](data)).strip()
+    except Exception as err:  # noqa: BLE001 - an unreadable file is the resident's problem to fix, not a 500
+        log.warning("WeChat: picture not read: %s", err.__class__.__name__)
+        text = ""
+    if not text:
+        return [{"text": IMAGE_UNREADABLE_TEXT}]
+    text = text[:MAX_MESSAGE_CHARS]
+    preview = mask_text(text.replace("\n", " "))
+    preview = preview[:READ_PREVIEW_CHARS] + ("…" if len(preview) > READ_PREVIEW_CHARS else "")
+    messages = await _run_turn(app, "wx:" + openid, text, origin)
+    return [{"text": READ_PREFIX + preview}] + messages
 
 
 def _event_answer(settings: WeChatSettings, message: Any, created: str) -> Optional[str]:
@@ -378,7 +449,21 @@ def _event_answer(settings: WeChatSettings, message: Any, created: str) -> Optio
     return answer
 
 
-async def _text_turn(app: web.Application, openid: str, content: str, msg_id: str) -> str:
+async def _text_turn(app: web.Application, openid: str, content: str, msg_id: str, origin: str = "") -> str:
+    settings = app[WECHAT_KEY]
+
+    async def run() -> List[Dict[str, Any]]:
+        # Read after any late answer was handed out: its buttons are the ones a "1" means.
+        return await _run_turn(app, "wx:" + openid, _payload_for(settings, openid, content), origin)
+
+    return await _start_turn(app, openid, msg_id, run, content)
+
+
+async def _start_turn(
+    app: web.Application, openid: str, msg_id: str, run: Callable[[], Awaitable[List[Dict[str, Any]]]],
+    content: str = "",
+) -> str:
+    """One message's turn (text, voice or picture): retries join it, the 5 s rule holds."""
     settings = app[WECHAT_KEY]
     _cancel_expired(settings)
     key = (openid, msg_id)
@@ -402,8 +487,7 @@ async def _text_turn(app: web.Application, openid: str, content: str, msg_id: st
         parts.append(LATE_PREFIX + _turn_text(settings, openid, task))
         if content in RESULT_KEYWORDS:
             return "\n\n".join(parts)
-    message = _payload_for(settings, openid, content)
-    task = asyncio.ensure_future(_run_turn(app, "wx:" + openid, message))
+    task = asyncio.ensure_future(run())
     if msg_id:
         settings.turns[key] = task
     text = await _await_turn(settings, openid, task, parts)
@@ -429,8 +513,27 @@ async def _await_turn(settings: WeChatSettings, openid: str, task: "asyncio.Task
     return "\n\n".join(parts)
 
 
-async def _run_turn(app: web.Application, sender: str, message: str) -> List[Dict[str, Any]]:
-    return await services.chat_turn(app, sender, message, "wechat")
+async def _run_turn(app: web.Application, sender: str, message: str, origin: str = "") -> List[Dict[str, Any]]:
+    messages = await services.chat_turn(app, sender, message, "wechat")
+    await _add_share_links(app, messages, origin)
+    return messages
+
+
+async def _add_share_links(app: web.Application, messages: List[Dict[str, Any]], origin: str) -> None:
+    """Every verdict card gets its share page's address (rendered after the verdict's text).
+    A share that cannot be made costs only the link, never the reply."""
+    if SHARE_STORE_KEY not in app:
+        return
+    for m in messages:
+        custom = m.get("custom")
+        verdict = custom.get("verdict") if isinstance(custom, dict) else None
+        if not isinstance(verdict, dict):
+            continue
+        try:
+            share = await share_verdict(app, verdict)
+            custom["share_url"] = public_base(app, origin or "http://localhost") + share_paths(share)["url"]
+        except Exception as err:  # noqa: BLE001
+            log.warning("WeChat: no share link for a verdict (%s)", err.__class__.__name__)
 
 
 def _turn_text(settings: WeChatSettings, openid: str, task: "asyncio.Task") -> str:
@@ -464,6 +567,10 @@ def render_messages(
             verdict = (msg.get("custom") or {}).get("verdict") if isinstance(msg.get("custom"), dict) else None
             if isinstance(verdict, dict):
                 texts.append(verdict_text(verdict))
+    for msg in messages:
+        share_url = (msg.get("custom") or {}).get("share_url") if isinstance(msg.get("custom"), dict) else None
+        if share_url:
+            texts.append(SHARE_LINE.format(url=share_url))
     if buttons:
         options = "  ".join(f"{i}. {b['title']}" for i, b in enumerate(buttons, 1))
         texts.append("请回复数字或文字：" + options)

@@ -36,7 +36,7 @@ from bot.kb.extraction.red_flags import (
 )
 from bot.kb.extraction.regex_extractor import RegexExtractor
 from bot.kb.loader import KnowledgeBase
-from bot.kb.loss import loss_steps
+from bot.kb.loss import LossSteps, loss_steps
 from bot.kb.models import NON_SCAM_TYPES, Bank, DecisionConstants, Hotline, Question
 from bot.kb.results import Indicator, RedFlagHit
 from bot.kb.stage import DEFAULT_STAGE, URGENT_STAGES, StageModel, assess_stage, most_severe
@@ -396,9 +396,14 @@ def _risk_level(
 
 
 def _advice(kb: KnowledgeBase, verdict: Verdict) -> List[str]:
-    scam_type = verdict.scam_type
+    return advice_for(kb, verdict.scam_type, loss_steps(kb, verdict))
+
+
+def advice_for(kb: KnowledgeBase, scam_type: str, steps: LossSteps) -> List[str]:
+    """A verdict's "现在就做": the loss checklist's lines, then the type's own advice
+    (also what a shared verdict shows, bot.kb.share, rebuilt from the type and the stage)."""
     scam = kb.scam_types[scam_type]
-    lines: List[str] = loss_steps(kb, verdict).lines
+    lines: List[str] = steps.lines
     if scam_type == "none":
         lines += list(kb.common.safe_advice)
     elif scam_type == "unknown":
@@ -409,7 +414,8 @@ def _advice(kb: KnowledgeBase, verdict: Verdict) -> List[str]:
     return list(dict.fromkeys(lines))  # keep order, drop repeats
 
 
-def _hotlines(kb: KnowledgeBase, scam_type: str, banks: Sequence[Bank], urgent: bool) -> List[HotlineAdvice]:
+def hotlines_for(kb: KnowledgeBase, scam_type: str, banks: Sequence[Bank], urgent: bool) -> List[HotlineAdvice]:
+    """The numbers a verdict of this type gives (110/96110 first when money or codes went)."""
     ids = list(kb.scam_types[scam_type].hotlines)
     if urgent:
         ids = ["police_110", "antifraud_96110"] + ids
@@ -527,7 +533,7 @@ def assess(
         red_flags=hits + answered_flags,
         indicators=indicators,
         advice=[],
-        hotlines=_hotlines(kb, scam_type, banks, urgent),
+        hotlines=hotlines_for(kb, scam_type, banks, urgent),
         questions=_remaining_questions(kb, scam_type, answers, implied),
         money_lost=lost,
         answers=answers,

@@ -11,6 +11,8 @@
 
   var API_URL = "api/v1/chat";
   var ALERTS_URL = "api/v1/alerts";
+  var SHARE_URL = "api/v1/share";
+  var SHARE_TITLE = "发给家人看看";
   var STORE = "fzWidget.v1.";
   var MAX_ITEMS = 300;
   var TIME_GAP_MS = 5 * 60 * 1000;
@@ -111,7 +113,82 @@
   }
 
   // -- rendering -------------------------------------------------------------
-  function renderVerdict(v) {
+  // "发给家人看看": a page with the verdict and nothing the resident wrote (POST api/v1/share).
+  // The links are resolved against the widget's own address, so a path prefix still works.
+  function shareLink(path) {
+    return new URL("." + path, document.baseURI).href;
+  }
+
+  function renderShare(item) {
+    var box = el("div", "share-box");
+    var btn = el("button", "share-btn", SHARE_TITLE);
+    btn.type = "button";
+    box.appendChild(btn);
+    var out = el("div", "share-result");
+    box.appendChild(out);
+    function show(share) {
+      out.textContent = "";
+      var url = shareLink(share.url);
+      out.appendChild(el("div", "share-hint", "把这个链接发到家人群里（七天内有效，不含您写的内容）："));
+      var link = el("a", "share-link", url);
+      link.href = url;
+      link.target = "_blank";
+      link.rel = "noopener noreferrer";
+      out.appendChild(link);
+      var actions = el("div", "share-actions");
+      var copy = el("button", "share-copy", "复制链接");
+      copy.type = "button";
+      copy.addEventListener("click", function () {
+        var done = function () { copy.textContent = "已复制，去微信粘贴"; };
+        if (navigator.clipboard && navigator.clipboard.writeText) {
+          navigator.clipboard.writeText(url).then(done, function () { copy.textContent = "请长按链接复制"; });
+        } else {
+          copy.textContent = "请长按链接复制";
+        }
+      });
+      actions.appendChild(copy);
+      if (navigator.share) {
+        var fwd = el("button", "share-forward", "转发");
+        fwd.type = "button";
+        fwd.addEventListener("click", function () {
+          navigator.share({ title: "反诈提醒", text: "我用反诈自查助手查了一件事，你帮我看看：", url: url }).catch(function () {});
+        });
+        actions.appendChild(fwd);
+      }
+      var img = el("a", "share-image", "保存成图片");
+      img.href = shareLink(share.image_url);
+      img.setAttribute("download", "fanzha-card.png");
+      actions.appendChild(img);
+      out.appendChild(actions);
+    }
+    if (item.share && typeof item.share.url === "string") show(item.share);
+    btn.addEventListener("click", function () {
+      btn.disabled = true;
+      btn.textContent = "正在生成…";
+      fetch(SHARE_URL, {
+        method: "POST",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify({ sender: state.sender }),
+        credentials: "same-origin"
+      }).then(function (res) {
+        if (!res.ok) throw new Error("HTTP " + res.status);
+        return res.json();
+      }).then(function (share) {
+        item.share = { url: String(share.url), image_url: String(share.image_url || share.url + ".png") };
+        saveItems();
+        show(item.share);
+      }).catch(function () {
+        out.textContent = "";
+        out.appendChild(el("div", "share-hint", "没生成出来，请过一会儿再点一次。"));
+      }).then(function () {
+        btn.disabled = false;
+        btn.textContent = SHARE_TITLE;
+      });
+    });
+    return box;
+  }
+
+  function renderVerdict(v, item) {
     var level = RISK_NAMES[v.risk_level] ? v.risk_level : "medium";
     var card = el("div", "bubble verdict risk-" + level);
     card.setAttribute("data-risk", level);
@@ -173,6 +250,7 @@
       });
       body.appendChild(box);
     }
+    if (item) body.appendChild(renderShare(item));
     card.appendChild(body);
     return card;
   }
@@ -197,7 +275,7 @@
     parts.row.setAttribute("data-id", item.id || "");
     if (item.t === "verdict") {
       parts.row.classList.add("card");
-      parts.wrap.appendChild(renderVerdict(item.verdict || {}));
+      parts.wrap.appendChild(renderVerdict(item.verdict || {}, item));
     } else {
       var bubble = el("div", "bubble");
       if (who === "bot") fillText(bubble, item.text);
