@@ -11,6 +11,7 @@ import re
 import subprocess
 import threading
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, List, Optional, Protocol, Sequence, Tuple
 
 import numpy as np
@@ -105,6 +106,12 @@ class RapidOcrEngine:
 
     def lines(self, image: Image.Image) -> List[TextLine]:
         return self.recognize(image, self.detect(image))
+
+
+@lru_cache(maxsize=1)
+def shared_engine() -> RapidOcrEngine:
+    """The process's one RapidOCR: the models are loaded once (~200 MB) however many apps are built."""
+    return RapidOcrEngine()
 
 
 def _bgr(image: Image.Image) -> np.ndarray:

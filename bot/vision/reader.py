@@ -13,7 +13,7 @@ from typing import List, Optional
 
 from PIL import Image
 
-from bot.vision.engines import OcrEngine, RapidOcrEngine, TextLine
+from bot.vision.engines import OcrEngine, TextLine, shared_engine
 from bot.vision.images import check_image
 from bot.vision.layout import keep_boxes, read_text
 
@@ -43,7 +43,7 @@ class ImageReader:
     """`await reader(data)` → the text read; ImageRejected for a bad file, ReaderBusy when full."""
 
     def __init__(self, engine: Optional[OcrEngine] = None, max_waiting: int = DEFAULT_MAX_WAITING) -> None:
-        self.engine: OcrEngine = engine or RapidOcrEngine()
+        self.engine: OcrEngine = engine or shared_engine()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ocr")
         self._max_waiting = max_waiting
         self._in_flight = 0
