@@ -6,6 +6,7 @@ the `yield`, clean-up after it). The parts never import this module.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import AsyncIterator, Optional
 
@@ -19,6 +20,7 @@ from bot.gateway.config import GatewayConfig
 from bot.gateway.console import setup_console
 from bot.gateway.degraded import setup_degraded
 from bot.gateway.errors import json_errors, quiet_protocol_errors, request_guard
+from bot.gateway.image_api import setup_image_api
 from bot.gateway.input_guard import ButtonSigner
 from bot.gateway.kb_reload import setup_kb_reload
 from bot.gateway.keys import (  # noqa: F401 - tests and tools read these keys from here too
@@ -26,6 +28,7 @@ from bot.gateway.keys import (  # noqa: F401 - tests and tools read these keys f
     BUTTONS_KEY,
     CHECK_LISTENERS,
     EXTRACTOR_KEY,
+    IMAGE_READER_KEY,
     LIVE_KB_KEY,
     RASA_KEY,
     SETTINGS_KEY,
@@ -48,6 +51,7 @@ from bot.kb.live import LiveKb
 from bot.privacy import install_log_masking
 from bot.runtime.context import get_blocklist, get_extractor, get_stage_model, open_live_kb
 from bot.settings import Settings
+from bot.vision import ImageReader
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 64 * 1024
@@ -59,6 +63,21 @@ async def _rasa_client_ctx(app: web.Application) -> AsyncIterator[None]:
     await app[RASA_KEY].start()
     yield
     await app[RASA_KEY].close()
+
+
+async def _image_reader_ctx(app: web.Application) -> AsyncIterator[None]:
+    yield
+    close = getattr(app[IMAGE_READER_KEY], "close", None)
+    if close is not None:
+        close()  # the OCR worker thread
+
+
+async def _preload_ocr(app: web.Application) -> None:
+    """The running gateway loads the OCR models at start (about a second, in the background),
+    so a resident's first picture does not pay for it; test apps skip this."""
+    warm = getattr(app[IMAGE_READER_KEY], "warm_up", None)
+    if warm is not None:
+        app["ocr_preload"] = asyncio.get_running_loop().create_task(warm())
 
 
 def create_app(
@@ -83,11 +102,15 @@ def create_app(
     app[EXTRACTOR_KEY] = lambda: get_extractor(settings)
     app[STAGE_MODEL_KEY] = get_stage_model(settings)
     app[CHECK_LISTENERS] = []
+    # Screenshots read offline (issue 15): RapidOCR, loaded on first use or by main() at start.
+    app[IMAGE_READER_KEY] = ImageReader()
     app.cleanup_ctx.append(_rasa_client_ctx)
+    app.cleanup_ctx.append(_image_reader_ctx)
     setup_security_headers(app, settings)  # every response, error pages included
     setup_ratelimits(app, settings)  # before the parts: auth and WeChat use the limiter
     setup_degraded(app)  # Rasa silent: answers from bot.kb, messages kept (issue 13)
     setup_api(app)
+    setup_image_api(app)  # POST /api/v1/assess/image (issue 15)
     setup_widget(app)  # residents (issue 4)
     setup_wechat(app, settings)
     setup_pages(app)  # operators (issue 6) and outreach (issue 7)
@@ -109,7 +132,9 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s gateway %(levelname)s %(message)s")
     install_log_masking()  # no raw phone, card or ID number ever reaches a log line
     settings = Settings()  # read once for the whole process
-    web.run_app(create_app(settings=settings), host=settings.gateway_host, port=settings.gateway_port, print=None)
+    app = create_app(settings=settings)
+    app.on_startup.append(_preload_ocr)
+    web.run_app(app, host=settings.gateway_host, port=settings.gateway_port, print=None)
 
 
 if __name__ == "__main__":

@@ -67,7 +67,7 @@ SCOPES = (
 )
 # Routes limited per client address by the middleware (before the body is read).
 ADDRESS_SCOPES: Dict[str, str] = {"/api/v1/chat": "chat_address", "/api/v1/assess": "assess_address",
-                                  "/api/v1/share": "assess_address"}
+                                  "/api/v1/share": "assess_address", "/api/v1/assess/image": "assess_address"}
 
 
 def rate_limited_text(retry_after: int) -> str:

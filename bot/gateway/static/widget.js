@@ -1,6 +1,9 @@
 /* 反诈自查助手 — the residents' chat widget.
  *
  * Talks to POST api/v1/chat ({sender, message} → [{text, buttons?, custom?}]).
+ * A picture (the 图片 button, or pasted) goes to POST api/v1/assess/image first: the chat
+ * shows "我看到的文字：…" (masked by the gateway) and the text read goes on into the chat
+ * as if the resident had pasted it (questions, verdict, urgent steps).
  * The sender id, the visible history, the unsent draft and 长辈模式 live in
  * localStorage, so a reload keeps the conversation.
  * Safety: every text from the bot or the user goes on the page through
@@ -17,6 +20,11 @@
   var MAX_ITEMS = 300;
   var TIME_GAP_MS = 5 * 60 * 1000;
   var REQUEST_TIMEOUT_MS = 30000;
+  var IMAGE_URL = "api/v1/assess/image";
+  var IMAGE_TIMEOUT_MS = 60000;
+  var MAX_IMAGE_BYTES = 5 * 1024 * 1024;
+  var IMAGE_TYPES = /^image\/(png|jpeg|webp)$/;
+  var READING_TEXT = "正在读图片里的文字…";
   var AVATAR_BOT = "widget/avatar-bot.svg";
   var AVATAR_USER = "widget/avatar-user.svg";
   // The level names come from the server (widget/risk-labels.js, from bot.kb.RISK_LABELS).
@@ -30,7 +38,7 @@
     "请不要发身份证号、银行卡号、密码和验证码。";
 
   var els = {};
-  var state = { sender: "", items: [], chain: Promise.resolve(), pending: 0, scrollTo: null };
+  var state = { sender: "", items: [], chain: Promise.resolve(), pending: 0, reading: 0, scrollTo: null };
 
   // -- storage (private mode or a full quota must not break the chat) ---------
   function load(key, fallback) {
@@ -277,11 +285,12 @@
       parts.row.classList.add("card");
       parts.wrap.appendChild(renderVerdict(item.verdict || {}, item));
     } else {
-      var bubble = el("div", "bubble");
+      var bubble = el("div", item.image ? "bubble image-msg" : "bubble");
       if (who === "bot") fillText(bubble, item.text);
       else bubble.textContent = item.text;
       parts.wrap.appendChild(bubble);
     }
+    if (item.status === "unread") parts.wrap.appendChild(el("span", "kept-mark", "没读出来"));
     if (item.status === "kept") {
       // Degraded mode: the gateway answered from the knowledge base and kept the message
       // for Rasa; it goes on when the assistant is back, nothing needs retyping.
@@ -325,14 +334,18 @@
       if (item.t !== "notice" && item.ts) lastShown = Math.max(lastShown, item.ts);
       box.appendChild(renderItem(item, i === state.items.length - 1));
     });
-    if (state.pending > 0) {
+    if (state.pending > 0 || state.reading > 0) {
       var parts = row("bot");
       parts.row.classList.add("typing");
-      parts.row.setAttribute("aria-label", "对方正在输入");
+      parts.row.setAttribute("aria-label", state.reading > 0 ? READING_TEXT : "对方正在输入");
       var b = el("div", "bubble");
       b.appendChild(el("span", "dot"));
       b.appendChild(el("span", "dot"));
       b.appendChild(el("span", "dot"));
+      if (state.reading > 0) {
+        parts.row.classList.add("reading");
+        b.appendChild(el("span", "reading-text", READING_TEXT));
+      }
       parts.wrap.appendChild(b);
       box.appendChild(parts.row);
     }
@@ -464,6 +477,83 @@
     enqueue(item);
   }
 
+  // -- pictures (screenshots) ------------------------------------------------------
+  function imageErrorText(status) {
+    if (status === 413) return "图片太大了（不能超过 5MB），请截一张小一点的图。";
+    if (status === 415) return "只能读 PNG、JPG 或 WebP 图片。也可以把内容打出来发给我。";
+    if (status === 400) return "这张图片里没读到文字。请换一张清楚的截图，或者把内容打出来。";
+    if (status === 429 || status === 503) return "读图片的人有点多，请过一会儿再发。钱已经转出去了，马上打 110；拿不准，打 96110。";
+    if (status) return "图片没读出来，请再试一次，或者把内容打出来。着急请打 96110。";
+    return "网络好像断了，图片没发出去。";
+  }
+
+  function postImage(file) {
+    var controller = window.AbortController ? new AbortController() : null;
+    var timer = controller ? setTimeout(function () { controller.abort(); }, IMAGE_TIMEOUT_MS) : null;
+    var form = new FormData();
+    form.append("image", file, file.name || "image");
+    form.append("channel", "widget");
+    return fetch(IMAGE_URL, {
+      method: "POST", body: form, credentials: "same-origin",
+      signal: controller ? controller.signal : undefined
+    }).then(function (res) {
+      if (timer) clearTimeout(timer);
+      if (!res.ok) {
+        var err = new Error("HTTP " + res.status);
+        err.status = res.status;
+        throw err;
+      }
+      return res.json();
+    }, function (err) {
+      if (timer) clearTimeout(timer);
+      throw err;
+    });
+  }
+
+  function imageFailed(item, status) {
+    item.status = "unread";
+    push({ t: "notice", text: imageErrorText(status) });
+    saveItems();
+    render();
+  }
+
+  // Read the picture, show what was read (masked), then send the text on as if pasted.
+  // The text read stays in memory only until the chat has it (item.payload is then dropped).
+  function sendImage(file) {
+    if (!file) return;
+    var item = push({ t: "user", text: "[图片]", image: true, status: "reading" });
+    if (file.size > MAX_IMAGE_BYTES) { imageFailed(item, 413); return; }
+    if (file.type && !IMAGE_TYPES.test(file.type)) { imageFailed(item, 415); return; }
+    state.reading += 1;
+    saveItems();
+    render();
+    state.chain = state.chain.then(function () {
+      return postImage(file).then(function (body) {
+        state.reading -= 1;
+        var text = body && typeof body.text === "string" ? body.text : "";
+        if (!text.trim()) { imageFailed(item, 400); return; }
+        var shown = typeof body.masked_text === "string" ? body.masked_text : "";
+        push({ t: "bot", text: "我看到的文字：\n" + shown });
+        item.payload = text;
+        return deliver(item).then(function () {
+          if (item.status !== "failed") { item.payload = null; saveItems(); }
+        });
+      }, function (err) {
+        state.reading -= 1;
+        imageFailed(item, err && err.status);
+      });
+    }).catch(function (err) {
+      if (window.console) window.console.error(err);
+    });
+  }
+
+  function firstImage(files) {
+    for (var i = 0; files && i < files.length; i++) {
+      if (files[i] && /^image\//.test(files[i].type || "")) return files[i];
+    }
+    return null;
+  }
+
   // -- composer ----------------------------------------------------------------
   function autoGrow() {
     var ta = els.input;
@@ -544,6 +634,8 @@
     els.elder = document.getElementById("elder-toggle");
     els.clear = document.getElementById("clear-btn");
     els.close = document.getElementById("close-btn");
+    els.photo = document.getElementById("photo-btn");
+    els.photoInput = document.getElementById("photo-input");
 
     state.sender = load("sender", "");
     if (typeof state.sender !== "string" || !/^web:[0-9a-zA-Z-]{8,64}$/.test(state.sender)) {
@@ -555,6 +647,7 @@
     // A message that was on its way when the page closed did not get an answer.
     state.items.forEach(function (it) {
       if (it.t === "user" && it.status === "sending") it.status = "failed";
+      if (it.t === "user" && it.status === "reading") it.status = "unread";
     });
     if (!state.items.length) welcome();
 
@@ -580,6 +673,18 @@
       }
     });
     els.send.addEventListener("click", submitInput);
+    els.photo.addEventListener("click", function () { els.photoInput.click(); });
+    els.photoInput.addEventListener("change", function () {
+      var file = els.photoInput.files && els.photoInput.files[0];
+      els.photoInput.value = "";  // the same picture can be chosen again
+      sendImage(file);
+    });
+    els.input.addEventListener("paste", function (e) {
+      var file = firstImage(e.clipboardData && e.clipboardData.files);
+      if (!file) return;  // plain text pastes as usual
+      e.preventDefault();
+      sendImage(file);
+    });
     els.elder.addEventListener("click", function () {
       setElder(!document.body.classList.contains("elder"));
     });
