@@ -238,7 +238,9 @@ async def test_a_retried_picture_message_is_read_once(client, media_env, reader,
 
 
 async def test_without_an_ocr_reader_a_picture_gets_a_type_it_reply(aiohttp_client, media_env, fake_chat):  # noqa: F811
-    client = await aiohttp_client(create_app(DEAD_RASA, kb=stub_kb()))
+    app = create_app(DEAD_RASA, kb=stub_kb())
+    app[IMAGE_READER_KEY] = None  # type: ignore[assignment]  # a gateway built without the OCR engine
+    client = await aiohttp_client(app)
     assert await send(client, image_xml(f"{media_env}/pic/chat.png")) == wechat.IMAGE_NO_READER_TEXT
     assert fake_chat.calls == []
 
