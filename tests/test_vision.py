@@ -171,3 +171,13 @@ async def test_the_reader_refuses_when_too_many_pictures_wait():
         reader.close()
     assert sum(isinstance(r, ReaderBusy) for r in results) == 2
     assert sum(r == "" for r in results) == 2
+
+
+def test_a_truncated_png_is_refused_even_after_a_pdf_library_allowed_truncated_images(monkeypatch):
+    from PIL import ImageFile
+
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)  # what importing WeasyPrint does
+    data = encoded("PNG", size=(400, 400))
+    with pytest.raises(ImageRejected) as err:
+        check_image(data[: len(data) // 2])
+    assert err.value.status == 400

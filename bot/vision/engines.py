@@ -3,7 +3,7 @@
 `RapidOcrEngine` is the one the gateway runs: PaddleOCR's PP-OCRv4 models through ONNX
 Runtime, shipped inside the `rapidocr-onnxruntime` wheel (nothing is downloaded, ever).
 It won the comparison with Debian's Tesseract (`TesseractEngine`, kept for
-`python -m bot.vision.compare`) on the generated screenshots: see docs/ocr.md.
+`python -m bot.quality.screenshots --compare`) on the generated screenshots: see docs/ocr.md.
 """
 from __future__ import annotations
 
@@ -87,7 +87,7 @@ class RapidOcrEngine:
         """Text boxes (x0, y0, x1, y1) in the picture's pixels, top to bottom."""
         scale = min(1.0, self._det_max_side / max(image.size))
         small = image if scale == 1.0 else image.resize(
-            (max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.BILINEAR)
+            (max(1, round(image.width * scale)), max(1, round(image.height * scale))), Image.Resampling.BILINEAR)
         boxes, _elapsed = self._engine().text_det(_bgr(small))
         if boxes is None or len(boxes) == 0:
             return []

@@ -11,7 +11,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Optional
 
-from PIL import Image
+from PIL import Image, ImageFile
 
 MAX_IMAGE_BYTES = 5 * 1024 * 1024
 # A tall phone screenshot is about 1440 × 3200 (4.6 MP); a photo of a screen up to ~50 MP.
@@ -54,6 +54,8 @@ def check_image(data: bytes) -> CheckedImage:
     fmt = sniff_format(data)
     if fmt is None:
         raise ImageRejected(415, "only PNG, JPEG or WebP pictures can be read")
+    # Process-wide in Pillow, and some libraries (WeasyPrint) turn it on when imported.
+    ImageFile.LOAD_TRUNCATED_IMAGES = False
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
