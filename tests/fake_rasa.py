@@ -11,6 +11,7 @@ POLICE_RANKING = {"police_impersonation": 0.8, "customer_service_impersonation":
 def fake_rasa_app(replies: List[Dict[str, Any]] | None = None, ranking: Dict[str, float] | None = None) -> web.Application:
     app = web.Application()
     app["received"] = []
+    app["model_file"] = "current.tar.gz"
 
     async def parse(request: web.Request) -> web.Response:
         body = await request.json()
@@ -30,9 +31,20 @@ def fake_rasa_app(replies: List[Dict[str, Any]] | None = None, ranking: Dict[str
     async def ok(_request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
+    async def status(_request: web.Request) -> web.Response:
+        return web.json_response({"model_file": app["model_file"], "model_id": app["model_file"]})
+
+    async def load_model(request: web.Request) -> web.Response:
+        # Rasa's PUT /model: loads the named file and answers 204 (the gateway's model reload).
+        body = await request.json()
+        app["received"].append(("model", body))
+        app["model_file"] = str(body.get("model_file", "")).rsplit("/", 1)[-1]
+        return web.Response(status=204)
+
     app.router.add_post("/model/parse", parse)
     app.router.add_post("/webhooks/rest/webhook", webhook)
     app.router.add_get("/conversations/{sender}/tracker", tracker)
-    app.router.add_get("/status", ok)
+    app.router.add_get("/status", status)
+    app.router.add_put("/model", load_model)
     app.router.add_get("/health", ok)
     return app

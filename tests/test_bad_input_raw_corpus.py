@@ -365,6 +365,14 @@ def test_the_corpus_is_big_and_every_endpoint_is_in_it():
     assert BODY_TIMEOUT_S < HANG_S
 
 
+def aiohttp_orphan_handler(record: logging.LogRecord) -> bool:
+    """asyncio's note that aiohttp dropped the handler task of a connection the client abandoned
+    (aio-libs/aiohttp#6978, #7551): the library's, after the answer, not a server error of ours."""
+    message = record.getMessage()
+    return (record.name == "asyncio" and message.startswith("Task was destroyed but it is pending")
+            and "RequestHandler.start()" in message)
+
+
 async def test_no_bad_input_gets_a_5xx_or_a_hang_up(gateway, caplog):
     server, rasa = gateway
     cases = corpus()
@@ -394,7 +402,7 @@ async def test_no_bad_input_gets_a_5xx_or_a_hang_up(gateway, caplog):
     assert server_errors == []
     assert unanswered == []
     assert slow == []
-    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR and not aiohttp_orphan_handler(r)]
     assert [r.getMessage()[:200] for r in errors] == []
     health = await send(server.port, Case("healthz", request("GET", "/healthz")))
     assert health[0] == 200

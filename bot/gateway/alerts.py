@@ -29,7 +29,7 @@ from bot.alerts.texts import (
     UNSUBSCRIBED_TEXT,
     Subscription,
 )
-from bot.gateway.auth import login_required, require_api_token
+from bot.gateway.auth import login_required, read_form, require_api_token
 from bot.gateway.console.view import check_same_origin
 from bot.gateway.errors import ApiError, json_response, read_json_object
 from bot.gateway.keys import ALERT_PUSHER_KEY, ALERT_STORE_KEY, current_kb
@@ -147,7 +147,10 @@ async def alerts_page(request: web.Request) -> web.Response:
 @login_required("outreach")
 async def alerts_form(request: web.Request) -> web.StreamResponse:
     check_same_origin(request)
-    form = {k: str(v) for k, v in (await request.post()).items() if isinstance(v, str)}
+    posted = await read_form(request)
+    if posted is None:
+        raise ApiError(400, "the form could not be read")
+    form = {k: str(v) for k, v in posted.items() if isinstance(v, str)}
     try:
         fields = {**form, "expires_at": _expiry_from_form(form.get("expires_on", ""))}
         alert, _ = await publish(request.app, fields, author=request["operator"].username)

@@ -281,17 +281,17 @@ async def login_page(request: web.Request) -> dict:
     return {"next": _safe_next(request.query.get("next")), "error": None, "username": ""}
 
 
-async def _read_form(request: web.Request) -> Optional[Mapping[str, Any]]:
-    """The login form, or None when it cannot be read (broken multipart, bad bytes, too slow)."""
+async def read_form(request: web.Request) -> Optional[Mapping[str, Any]]:
+    """A posted form, or None when it cannot be read (broken multipart, bad bytes, too slow)."""
     try:
         return await asyncio.wait_for(request.post(), FORM_READ_SECONDS)
     except (ValueError, AssertionError, LookupError, asyncio.TimeoutError, HttpProcessingError) as err:
-        log.info("login form refused: %s", type(err).__name__)
+        log.info("form refused: %s", type(err).__name__)
         return None
 
 
 async def login_submit(request: web.Request) -> web.StreamResponse:
-    form = await _read_form(request)
+    form = await read_form(request)
     if form is None:
         context = {"next": "/console", "error": "表单无法读取，请刷新页面再试。", "username": ""}
         return aiohttp_jinja2.render_template("login.html", request, context, status=400)

@@ -14,6 +14,7 @@ import logging
 from typing import Optional, Tuple
 
 from aiohttp import BodyPartReader, web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from bot.cases.masking import CaseMasker
 from bot.gateway import services
@@ -59,7 +60,7 @@ async def read_image_field(request: web.Request) -> Tuple[bytes, str]:
                         raise ApiError(413, f"the image is too large (max {MAX_IMAGE_BYTES} bytes)")
             elif part.name == "channel":
                 channel = (await part.read(decode=False))[:16].decode("utf-8", "replace")
-    except (ValueError, AssertionError, UnicodeDecodeError) as err:  # a broken multipart body
+    except (ValueError, AssertionError, UnicodeDecodeError, HttpProcessingError) as err:  # a broken multipart body
         raise ApiError(400, "the form could not be read: send multipart/form-data with the field 'image'") from err
     if data is None:
         raise ApiError(400, "the form has no 'image' field")
