@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     # conversation locked this long (Rasa's default is 60 s; a turn takes well under 1 s).
     ticket_lock_lifetime: int = 5
     chat_timeout_s: float = 10.0  # the gateway's wait for one replica's answer to one turn
+    # With one Rasa (no replica to retry on) the gateway waits this long for a turn's answer in
+    # the background (the resident has the degraded reply after degraded_after_s): giving up
+    # sooner would leave unknown whether Rasa stored the turn, and a resend would duplicate it.
+    single_rasa_turn_timeout_s: float = 300.0
     replica_restart_max_s: float = 30.0  # back-off cap between restarts of a dead replica
 
     # -- `make compose-test` (bot/quality/compose_test.py, docker/compose.test.yml) -------------
@@ -93,6 +97,8 @@ class Settings(BaseSettings):
     fanzha_spacy_pipeline: Optional[Path] = None
     # The loss-stage model `make build` writes (bot.kb.stage_train); missing: rules only.
     stage_model_file: Path = ROOT / "build" / "stage_model.json"
+    # The action server loads its pipelines when it starts, not on the first turn (actions/).
+    fanzha_warm_up: bool = True
 
     # -- channels -------------------------------------------------------------------------------
     public_url: str = ""

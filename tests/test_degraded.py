@@ -420,8 +420,10 @@ def real(tmp_path_factory):
         stack.start("rasa")
         stack.wait_ready("actions", "rasa")
         settings = Settings.from_env({**stack.env, "REDIS_URL": ""})
+        # From the settings: with Rasa's --auth-token, as the real gateway (a tracker read
+        # refused with 401 would make every kept message look unread and be sent again).
         gateway = LiveGateway(lambda _url: create_app(
-            GatewayConfig(settings.rasa_base_url, settings.actions_base_url), settings=settings), timeout=60).start()
+            GatewayConfig.from_settings(settings), settings=settings), timeout=60).start()
         stack.url = gateway.url
         stack.timings = []
         _post(stack.url, "web:warm-up", DESCRIPTION, timeout=60)  # the first turn loads the pipelines

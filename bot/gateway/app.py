@@ -95,7 +95,7 @@ def create_app(
     # The KB of settings KB_DIR (or the one handed in), reloaded by POST /api/v1/kb/reload.
     app[LIVE_KB_KEY] = LiveKb.of(kb) if kb is not None else open_live_kb(settings.kb_dir)
     app[RASA_KEY] = RasaClient(config.rasa_url, config.actions_url, config.timeout_s, rasa_urls=config.rasa_urls,
-                               token=config.rasa_token)
+                               token=config.rasa_token, single_turn_timeout_s=settings.single_rasa_turn_timeout_s)
     app[BLOCKLIST_KEY] = get_blocklist(settings)
     # Keyed by the session secret when one is set, so buttons survive a restart.
     app[BUTTONS_KEY] = ButtonSigner(settings.session_secret.encode() or None)

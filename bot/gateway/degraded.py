@@ -332,7 +332,11 @@ class DegradedChat:
         remaining = deadline - time.monotonic()
         try:
             events = await asyncio.wait_for(self.rasa.tracker_events(sender), timeout=max(remaining, MIN_CALL_S))
-        except RasaUnavailable as err:  # no HTTP API (or it refused): resend; a dead Rasa fails there too
+        except RasaUnavailable as err:
+            if not isinstance(err.__cause__, RasaUnavailable):
+                # Not reachable or too slow: a paused Rasa may still store the turn; keep it.
+                raise
+            # Rasa answered, but not with the tracker (no HTTP API): resending is all there is.
             log.warning("degraded mode: could not read the tracker (%s); resending", err)
             return None
         index = _user_event_index(events, item)

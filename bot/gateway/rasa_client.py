@@ -118,6 +118,7 @@ class RasaClient:
     timeout_s: float = 10.0
     rasa_urls: Sequence[str] = ()
     token: str = ""  # Rasa's --auth-token (RASA_AUTH_TOKEN)
+    single_turn_timeout_s: float = 300.0  # a turn on a single Rasa (nowhere to retry): see send()
     _session: Optional[aiohttp.ClientSession] = None
     replicas: List[Replica] = field(default_factory=list)
     counters: Dict[str, int] = field(default_factory=lambda: {"retried": 0, "recovered_from_store": 0, "duplicated": 0})
@@ -147,18 +148,20 @@ class RasaClient:
             params["token"] = self.token
         return params
 
-    async def _request(self, method: str, url: str, payload: Optional[Dict[str, Any]] = None) -> Any:
+    async def _request(self, method: str, url: str, payload: Optional[Dict[str, Any]] = None,
+                       timeout_s: Optional[float] = None) -> Any:
+        options: Dict[str, Any] = {"timeout": aiohttp.ClientTimeout(total=timeout_s)} if timeout_s else {}
         try:
-            async with self.session.request(method, url, json=payload, params=self._auth(url)) as response:
+            async with self.session.request(method, url, json=payload, params=self._auth(url), **options) as response:
                 if response.status != 200:
                     raise _Failed(f"{url} answered HTTP {response.status}")
                 return await response.json()
         except (aiohttp.ClientError, asyncio.TimeoutError) as err:
             raise _Failed(f"{url}: {err.__class__.__name__}", isinstance(err, asyncio.TimeoutError)) from err
 
-    async def _post(self, url: str, payload: Dict[str, Any]) -> Any:
+    async def _post(self, url: str, payload: Dict[str, Any], timeout_s: Optional[float] = None) -> Any:
         try:
-            return await self._request("POST", url, payload)
+            return await self._request("POST", url, payload, timeout_s)
         except _Failed as err:
             raise RasaUnavailable(str(err)) from err
 
@@ -214,10 +217,15 @@ class RasaClient:
             return None
 
     async def send(self, sender: str, message: str) -> List[Dict[str, Any]]:
-        """One turn through Rasa's REST channel; returns the bot's messages."""
+        """One turn through Rasa's REST channel; returns the bot's messages.
+
+        A single Rasa gets `single_turn_timeout_s`: with no replica to retry on, an earlier
+        give-up only makes it unknown whether Rasa stored the turn (a paused Rasa, or one
+        waiting for a paused action server, stores it when it resumes)."""
         if len(self.replicas) == 1:
             return await self._post(
-                f"{self.rasa_url}/webhooks/rest/webhook", {"sender": sender, "message": message}
+                f"{self.rasa_url}/webhooks/rest/webhook", {"sender": sender, "message": message},
+                timeout_s=self.single_turn_timeout_s,
             )
         turn_id = new_turn_id()
         payload = {"sender": sender, "message": message, "metadata": {"turn_id": turn_id}}

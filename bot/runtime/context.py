@@ -162,3 +162,32 @@ async def alert_store(settings: Optional[Settings] = None) -> AlertStore:
                 settings = settings or Settings()
                 _alert_store = await open_alert_store(settings.redis_url, settings.alerts_db, settings.alerts_redis_prefix)
     return _alert_store
+
+
+WARM_UP_TEXT = "有人自称客服，让我把钱转到安全账户，我已经转了两千"
+
+
+def warm_up() -> None:
+    """Load and exercise now what the first turn would otherwise wait for: the spaCy pipeline,
+    the stage model, the KB's compiled patterns (about 3 s on a busy machine, more than the
+    gateway's degraded-mode budget)."""
+    from bot.kb import assess
+
+    assess(current_kb(), WARM_UP_TEXT, blocklist=get_blocklist(), extractor=get_extractor(),
+           stage_model=get_stage_model())
+    logger.info("warm-up done: the first turn loads nothing")
+
+
+def warm_up_in_background() -> threading.Thread:
+    """`warm_up()` on a daemon thread: the server starts listening meanwhile, and a request
+    that arrives first waits on the same locks instead of loading things twice."""
+
+    def run() -> None:
+        try:
+            warm_up()
+        except Exception:  # noqa: BLE001 - a failed warm-up only means a slower first turn
+            logger.exception("warm-up failed; the first turn loads what it needs")
+
+    thread = threading.Thread(target=run, name="fanzha-warm-up", daemon=True)
+    thread.start()
+    return thread
