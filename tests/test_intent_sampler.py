@@ -41,3 +41,19 @@ def test_component_returns_thinned_training_data_and_leaves_inference_alone() ->
     assert len(original.intent_examples) == 55  # the classifier before it saw all of them
     message = Message(data={TEXT: "你好"})
     assert sampler.process([message]) == [message]
+
+
+def test_half_the_quota_goes_to_short_lines_when_most_texts_are_long() -> None:
+    long_texts = [_situation("【某平台】" + "您的账户存在异常请点击链接处理" * 3 + str(i), "phishing_sms") for i in range(40)]
+    short_texts = [_situation(f"有人发短信说我中奖了{i}", "phishing_sms") for i in range(6)]
+    kept = sample_intent(long_texts + short_texts, "describe_situation", "scam_type", 8)
+    lengths = sorted(len(m.get(TEXT)) for m in kept)
+    assert len(kept) == 8
+    assert sum(n <= 30 for n in lengths) == 4  # half the quota: the short ones
+    assert sum(n > 30 for n in lengths) == 4  # and still long pasted texts
+
+
+def test_with_few_short_lines_the_long_texts_fill_the_quota() -> None:
+    long_texts = [_situation("对方说" + "先交保证金才能放款" * 4 + str(i), "fake_loan") for i in range(10)]
+    kept = sample_intent(long_texts + [_situation("贷款要先交钱", "fake_loan")], "describe_situation", "scam_type", 6)
+    assert len(kept) == 6 and "贷款要先交钱" in [m.get(TEXT) for m in kept]

@@ -6,7 +6,8 @@ FAQ, report a loss …), and thousands of long pasted scam texts against a few d
 examples per dialogue intent both slow its training several-fold and pull short questions
 such as "老师在群里收钱，怎么核实" into `describe_situation`. So components after this one
 train on at most `per_label` descriptions per scam type, chosen by a stable hash of the
-text (the same sample on every machine). Nothing changes at inference time.
+text (the same sample on every machine), half of it from short texts when there are enough.
+Nothing changes at inference time.
 """
 from __future__ import annotations
 
@@ -21,6 +22,9 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import INTENT, METADATA, METADATA_INTENT, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
+
+# A description this short is one line a resident types, not a pasted message.
+SHORT_CHARS = 30
 
 
 def _stable_key(text: str) -> str:
@@ -44,9 +48,21 @@ def sample_intent(
         else:
             kept.append(message)
     for members in groups.values():
-        members.sort(key=lambda m: _stable_key(m.get(TEXT) or ""))
-        kept.extend(members[:per_label])
+        kept.extend(_stratified(members, per_label))
     return kept
+
+
+def _stratified(members: List[Message], per_label: int) -> List[Message]:
+    """Up to half the quota from short texts, the rest from all, each by the stable hash.
+
+    Most examples are long pasted texts, but a resident's first message is often one short
+    line ("有人说是我表哥，换了新号"): a sample of long texts alone taught DIET that short
+    lines belong to the dialogue intents."""
+    members = sorted(members, key=lambda m: _stable_key(m.get(TEXT) or ""))
+    short = [m for m in members if len(m.get(TEXT) or "") <= SHORT_CHARS][: per_label // 2]
+    chosen = {id(m) for m in short}
+    rest = [m for m in members if id(m) not in chosen][: per_label - len(short)]
+    return short + rest
 
 
 @DefaultV1Recipe.register(
