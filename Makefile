@@ -33,7 +33,7 @@ help:
 	@echo "make chaos  – prod profile under load: kill a Rasa replica, restart Redis (reports/chaos.json)"
 	@echo "make compose-test – build the images, run docker/compose.yml (host network), stop a Rasa container (reports/compose-test.json)"
 	@echo "make test   – the whole test suite (make lint included)"
-	@echo "make lint   – ruff over bot/ and actions/, mypy over bot/kb"
+	@echo "make lint   – ruff over bot/ and actions/, mypy over bot/kb and bot/vision"
 	@echo "make eval   – score on ../shared/eval (reports/eval.json)"
 	@echo "make eval-dev – the dev sets only: types, stages, styles, bank-CS (reports/eval.json)"
 	@echo "make bench  – latency / throughput (reports/bench.json)"

@@ -201,10 +201,12 @@ async def test_the_push_keeps_to_the_configured_rate(aiohttp_client, gateway_set
     done = await pushed(client, (await publish(client))["id"])
     assert done["push"]["sent"] == 30
     times = sorted(at for _, at in wechat_api.attempts)
-    assert wechat_api.mean_rate() <= 20
+    # Measured where the calls arrive: a millisecond of jitter on the first or the last one
+    # moves the mean by a fraction of a percent (seen once: 20.008), an unpaced push by 10×.
+    assert wechat_api.mean_rate() <= 20 * 1.02
     # what arrives may bunch a little while threads wait for a core (the pusher spaces its calls)
     assert wechat_api.max_in_one_second() <= 25
-    assert times[-1] - times[0] >= 29 / 20  # spread out, not a burst
+    assert times[-1] - times[0] >= 29 / 20 * 0.98  # spread out, not a burst
 
 
 async def test_without_an_app_secret_nothing_is_pushed(aiohttp_client, gateway_settings, wechat_api, mini_kb):

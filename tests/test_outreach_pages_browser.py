@@ -35,6 +35,8 @@ def stack(tmp_path_factory):
         for name in ("STATS_REDIS_URL", "REDIS_URL", "PUBLIC_URL"):
             mp.delenv(name, raising=False)
         mp.setenv("STATS_DB", str(tmp / "stats.db"))
+        # No community alert from another module's tests: each printed alert takes a row of tips.
+        mp.setenv("ALERTS_DB", str(tmp / "alerts.db"))
         mp.setenv("OPERATORS_FILE", str(operators))
         s = live.LiveGateway(lambda rasa_url: create_app(GatewayConfig(rasa_url, rasa_url)),
                              rasa_app=fake_rasa_app()).start()

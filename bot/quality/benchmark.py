@@ -501,6 +501,26 @@ async def measure_operator(base: str, credentials: Credentials, rounds: int, pdf
     }
 
 
+async def measure_image(base: str, rounds: int, gateway_pid: int) -> Dict:
+    """POST /api/v1/assess/image with generated phone screenshots (bot.vision.screenshots,
+    texts of data/screenshots/texts.yml), one at a time; the first call loads the OCR models
+    (reported apart), and the gateway's memory is read before it and after the last."""
+    from bot.vision.screenshots import load_texts, sample
+
+    shots = [shot for _source, shot in sample(load_texts(), rounds + 1)]
+    rss_before = rss_mb(gateway_pid)
+    times: List[float] = []
+    async with aiohttp.ClientSession() as session:
+        for i, shot in enumerate(shots):
+            form = aiohttp.FormData()
+            form.add_field("image", shot.image, filename=f"shot-{i}.png", content_type="application/octet-stream")
+            ms, _body = await _timed(session, "POST", f"{base}/api/v1/assess/image", 200, data=form)
+            times.append(ms)
+    return {"assess_image": {**summarise(times[1:]), "first_ms": round(times[0], 1),
+                             "screenshots": len(times) - 1,
+                             "gateway_rss_added_mb": round(rss_mb(gateway_pid) - rss_before, 1)}}
+
+
 def rss_mb(pid: int) -> float:
     """Resident memory of a process and its children, in MB (from /proc)."""
     total = 0
@@ -528,6 +548,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--operator-rounds", type=int, default=100,
                         help="cases created and console round trips")
     parser.add_argument("--pdf-rounds", type=int, default=10)
+    parser.add_argument("--image-rounds", type=int, default=20, help="screenshots sent to /api/v1/assess/image")
     parser.add_argument("--rate-limit-rounds", type=int, default=3,
                         help="conversations per other sender in the rate-limit phase")
     parser.add_argument("--flood-concurrency", type=int, default=20)
@@ -606,6 +627,9 @@ def run(args: argparse.Namespace, state_dir: Path) -> int:
         if not (args.only_rate_limits or args.chat_only):
             print("measuring the operator and outreach parts …", flush=True)
             report.update(asyncio.run(measure_operator(base, credentials, args.operator_rounds, args.pdf_rounds)))
+            if args.image_rounds > 0:
+                print(f"measuring the screenshot reader ({args.image_rounds} screenshots) …", flush=True)
+                report.update(asyncio.run(measure_image(base, args.image_rounds, processes["gateway"].pid)))
         report["memory_rss_mb"] = {name: rss_mb(p.pid) for name, p in processes.items()}
         report["machine"] = {"cpus": os.cpu_count()}
     except (RuntimeError, aiohttp.ClientError, asyncio.TimeoutError) as err:

@@ -357,6 +357,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="only the held-out dev sets (data/dev, data/dev2); never reads the external "
                              "file; updates their keys in the report file")
     parser.add_argument("--out", type=Path, default=None, help="report file (default reports/eval.json)")
+    parser.add_argument("--screenshots", type=int, default=0, metavar="N",
+                        help="generated screenshots to read (0: all of data/screenshots/texts.yml; -1: none)")
     args = parser.parse_args(argv)
     REPORTS.mkdir(exist_ok=True)
     if args.tune:
@@ -393,6 +395,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     spans = span_evaluation()
     if spans is not None:
         report["indicator_spans"] = spans
+    _add_screenshots(report, args)
     if not args.skip_rasa_cv and not args.fast:
         report["rasa_nlu_cross_validation"] = rasa_nlu_cross_validation(3)
     out_file.write_text(json.dumps(report, ensure_ascii=False, indent=2))
@@ -406,15 +409,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0
 
 
+def _add_screenshots(report: Dict, args: argparse.Namespace) -> None:
+    """The `screenshots` section: generated screenshots of our own texts read by the OCR
+    reader; CER, speed, and the verdict's type on the text read vs on the source text."""
+    if args.screenshots < 0:
+        return
+    try:
+        from bot.quality import screenshots
+    except ImportError as err:  # the OCR packages are not installed
+        print(f"screenshots skipped: {err}", file=sys.stderr)
+        return
+    print("generated screenshots (data/screenshots/texts.yml) read by the OCR reader …", flush=True)
+    part = screenshots.evaluate(lambda texts: _verdicts(texts, args.fast, args.model), limit=args.screenshots)
+    report["screenshots"] = part
+    print("screenshots", json.dumps({k: part.get(k) for k in ("screenshots", "cer", "exact", "type_match",
+                                                               "seconds_p95")}))
+
+
 def _dev_only(args: argparse.Namespace, out_file: Path, header: Dict) -> int:
     """`--dev-only`: score data/dev and data/dev2 and update their keys in `out_file`."""
     print("held-out dev sets (data/dev, data/dev2) …", flush=True)
     report = json.loads(out_file.read_text()) if out_file.exists() else {}
     report.update(dev_set_evaluation(args.fast, args.model))
     report["dev_sets_model"] = header["model"]
+    _add_screenshots(report, args)
     out_file.write_text(json.dumps(report, ensure_ascii=False, indent=2))
     print(dev_table(report))
-    print(f"wrote {out_file} (keys dev_set, dev2_set)")
+    print(f"wrote {out_file} (keys dev_set, dev2_set, screenshots)")
     return 0
 
 
