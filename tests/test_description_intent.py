@@ -7,7 +7,8 @@ import pytest
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
-from bot.nlu.description_intent import DescriptionIntent, promote_description, scam_probability
+from bot.kb.classifier import scam_probability
+from bot.nlu.description_intent import DescriptionIntent, promote_description
 from bot.nlu.scam_classifier import RANKING_KEY
 
 

@@ -22,12 +22,9 @@ SITE_STATIC_DIR = Path(__file__).resolve().parent / "static" / "site"
 
 def html_to_pdf(html: str, base_dir: Optional[Path] = None) -> bytes:
     """Render a complete HTML document; relative URLs (``/site/...``) resolve against the static folder."""
-    from PIL import ImageFile
-    from weasyprint import HTML  # imported lazily: it loads pango, which only PDF requests need
-
-    # WeasyPrint turns on Pillow's process-wide LOAD_TRUNCATED_IMAGES when imported; our PDFs
-    # embed only our own pictures, and a truncated upload elsewhere (bot.vision) must fail.
-    ImageFile.LOAD_TRUNCATED_IMAGES = False
+    # imported lazily: it loads pango, which only PDF requests need. It also turns on Pillow's
+    # process-wide LOAD_TRUNCATED_IMAGES; bot.vision.images.check_image turns it off again.
+    from weasyprint import HTML
 
     def fetch_local(url: str) -> dict:
         # Only our own static files: a PDF render must never reach the network.

@@ -22,7 +22,7 @@ import math
 import pickle
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, List, Mapping, Sequence
+from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence
 
 from bot.kb.text import normalize
 
@@ -65,12 +65,19 @@ def shift_probability(p: float, threshold: float, slope: float = 1.0) -> float:
     return 1.0 / (1.0 + math.exp(-slope * (_logit(p) - _logit(threshold))))
 
 
+def scam_probability(ranking: Optional[Mapping[str, float]]) -> float:
+    """P(the text is some scam) from a ranking: everything but `none`; 0 without a ranking."""
+    if not ranking:
+        return 0.0
+    return 1.0 - float(ranking.get(BENIGN, 1.0))
+
+
 def recalibrate(ranking: Mapping[str, float], threshold: float, slope: float = 1.0) -> Dict[str, float]:
     """A ranking made with the raw P(scam), re-expressed at `threshold` and `slope`: P(scam)
     moves, the types keep their shares of it."""
     if threshold == SCAM_THRESHOLD and slope == 1.0 or BENIGN not in ranking:
         return dict(ranking)
-    p_raw = 1.0 - float(ranking[BENIGN])
+    p_raw = scam_probability(ranking)
     p_new = shift_probability(p_raw, threshold, slope)
     scale = p_new / p_raw if p_raw > 0 else 0.0
     out = {t: float(v) * scale for t, v in ranking.items() if t != BENIGN}

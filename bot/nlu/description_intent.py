@@ -11,7 +11,7 @@ old proportions. It sits after DIET and before FallbackClassifier; it is not tra
 """
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any, Dict, List, Text
 
 from rasa.engine.graph import ExecutionContext, GraphComponent
 from rasa.engine.recipes.default_recipe import DefaultV1Recipe
@@ -20,18 +20,11 @@ from rasa.engine.storage.storage import ModelStorage
 from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY
 from rasa.shared.nlu.training_data.message import Message
 
+from bot.kb.classifier import scam_probability
 from bot.nlu.scam_classifier import RANKING_KEY, SITUATION_INTENT
 
-BENIGN = "none"
 CONFIDENCE = "confidence"
 NAME = "name"
-
-
-def scam_probability(ranking: Optional[Dict[str, float]]) -> float:
-    """P(the text is some scam) from a scam-type ranking; 0 when there is none."""
-    if not ranking:
-        return 0.0
-    return 1.0 - float(ranking.get(BENIGN, 1.0))
 
 
 def promote_description(
