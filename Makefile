@@ -1,8 +1,15 @@
 # 反诈自查助手 — the two commands are `make run` and `make test`.
 SHELL := /bin/bash
+# Two environments (issue 17, README "Two runtimes"): Rasa's (Python 3.10, Rasa's pins) runs
+# Rasa, the action server, training and the quality tools; the gateway's (Python 3.12, current
+# releases, requirements-gateway.txt) runs the gateway. The stack reads both from here.
 VENV ?= .venv
+GATEWAY_VENV ?= .venv-gateway
 PY := $(VENV)/bin/python
+GW_PY := $(GATEWAY_VENV)/bin/python
 RASA := $(VENV)/bin/rasa
+export RASA_VENV := $(abspath $(VENV))
+export GATEWAY_VENV
 export RASA_TELEMETRY_ENABLED := false
 export TF_CPP_MIN_LOG_LEVEL := 2
 export TF_INTRA_OP_PARALLELISM_THREADS ?= 1
@@ -23,7 +30,7 @@ BUILD_STAMP := build/.built
 STAGE_MODEL := build/stage_model.json
 STAGE_INPUTS := data/kb/stages.yml bot/kb/stage.py bot/kb/stage_train.py $(shell find data/stages -type f -name '*.yml' 2>/dev/null)
 
-.PHONY: run install build train test test-unit test-stories validate lint eval eval-dev bench bench-push load chaos compose-test operator reload reload-model clean help
+.PHONY: run install deps-check build train test test-unit test-stories validate lint eval eval-dev bench bench-push load chaos compose-test operator reload reload-model clean help
 .DEFAULT_GOAL := help
 
 help:
@@ -33,6 +40,7 @@ help:
 	@echo "make chaos  – prod profile under load: kill a Rasa replica, restart Redis (reports/chaos.json)"
 	@echo "make compose-test – build the images, run docker/compose.yml (host network), stop a Rasa container (reports/compose-test.json)"
 	@echo "make test   – the whole test suite (make lint included)"
+	@echo "make deps-check – both environments' direct dependencies: pinned vs the newest release"
 	@echo "make lint   – ruff over bot/ and actions/, mypy over bot/kb and bot/vision"
 	@echo "make eval   – score on ../shared/eval (reports/eval.json)"
 	@echo "make eval-dev – the dev sets only: types, stages, styles, bank-CS (reports/eval.json)"
@@ -49,7 +57,19 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	RASA_TELEMETRY_ENABLED=false $(RASA) telemetry disable >/dev/null 2>&1 || true
 	touch $@
 
-install: $(VENV)/.installed
+# The gateway's environment: its own Python (3.12), its own pins.
+$(GATEWAY_VENV)/.installed: requirements-gateway.txt requirements-gateway-dev.txt
+	@test -x $(GW_PY) || $$(scripts/find-python.sh 3.12) -m venv $(GATEWAY_VENV)
+	$(GW_PY) -m pip install --quiet --upgrade "pip==24.0"
+	$(GW_PY) -m pip install --quiet -r requirements-gateway-dev.txt
+	touch $@
+
+install: $(VENV)/.installed $(GATEWAY_VENV)/.installed
+
+# Each direct dependency of both environments: its pin against the newest release on the
+# package index (network: PyPI), and what holds it back (Rasa's own requirements).
+deps-check: $(VENV)/.installed $(GATEWAY_VENV)/.installed
+	$(PY) -m bot.quality.deps_check
 
 # Generated NLU resources (jieba user dictionary, spaCy pipeline) from data/kb.
 $(BUILD_STAMP): $(VENV)/.installed $(shell find data/kb bot/nlu bot/kb/extraction -type f -name '*.py' -o -type f -name '*.yml' 2>/dev/null)
@@ -72,11 +92,13 @@ train: $(MODEL)
 validate: $(BUILD_STAMP)
 	$(RASA) data validate --fail-on-warnings
 
-run: $(MODEL) $(STAGE_MODEL)
+run: $(MODEL) $(STAGE_MODEL) $(GATEWAY_VENV)/.installed
 	$(PY) -m bot.runtime.stack
 
-test-unit: $(BUILD_STAMP) $(STAGE_MODEL)
+# pytest in both environments; tests/conftest.py says which runs which file.
+test-unit: $(BUILD_STAMP) $(STAGE_MODEL) $(GATEWAY_VENV)/.installed
 	$(PY) -m pytest -q tests
+	$(GW_PY) -m pytest -q tests
 
 test-stories: $(MODEL)
 	$(RASA) test --stories tests/stories --model $(MODEL) --out reports/rasa-test --fail-on-prediction-errors
@@ -86,10 +108,13 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff check bot actions
 	$(VENV)/bin/mypy
 
-test: $(MODEL) $(STAGE_MODEL)
+test: $(MODEL) $(STAGE_MODEL) $(GATEWAY_VENV)/.installed
 	$(MAKE) --no-print-directory lint
 	$(RASA) data validate --fail-on-warnings
+	@echo "== pytest in Rasa's environment ($$($(PY) -V))"
 	$(PY) -m pytest -q tests
+	@echo "== pytest in the gateway's environment ($$($(GW_PY) -V))"
+	$(GW_PY) -m pytest -q tests
 	@if ls tests/stories/*.yml >/dev/null 2>&1; then $(MAKE) --no-print-directory test-stories; fi
 
 eval: $(MODEL) $(STAGE_MODEL)

@@ -17,7 +17,8 @@ import sys
 from pathlib import Path
 from typing import FrozenSet, List, Mapping, Optional
 
-# pydantic 1.10 is installed; under pydantic 2 the same API lives in `pydantic.v1`.
+# pydantic 1.10 in Rasa's environment, pydantic 2 (the same API as `pydantic.v1`) in the gateway's:
+# as bot.kb.pydantic_v1 does, here without importing bot.kb (`python -m bot.settings` stays light).
 try:  # pragma: no cover - depends on the installed pydantic
     from pydantic.v1 import BaseSettings, validator
 except ImportError:  # pragma: no cover
@@ -37,6 +38,13 @@ class Settings(BaseSettings):
     rasa_url: Optional[str] = None  # default: http://127.0.0.1:<rasa_port>
     actions_url: Optional[str] = None  # default: http://127.0.0.1:<actions_port>
     startup_timeout_s: float = 180.0
+
+    # -- the two runtimes (issue 17; README, "Two runtimes") ------------------------------------
+    # Rasa and the action server run from RASA_VENV (Python 3.10, Rasa's pins), the gateway
+    # from GATEWAY_VENV (Python 3.12, requirements-gateway.txt). Relative paths: from the
+    # project's root. `make` passes its VENV and GATEWAY_VENV.
+    rasa_venv: Path = Path(".venv")
+    gateway_venv: Path = Path(".venv-gateway")
 
     # -- production profile (`make run PROFILE=prod`, bot/runtime/stack.py) ----------------
     profile: str = "default"  # "prod": Redis, RASA_REPLICAS Rasa processes, the gateway spreading turns
@@ -58,8 +66,7 @@ class Settings(BaseSettings):
     # -- `make compose-test` (bot/quality/compose_test.py, docker/compose.test.yml) -------------
     compose_test_port: int = 18000  # gateway; Rasa +1 and +3, actions +10, Redis +20
     base_image: str = "fanzha-base:bookworm-py3.10"  # the local one scripts/docker-base.sh makes
-    gateway_base_image: str = ""  # default: base_image
-    gateway_requirements: str = "requirements.txt"
+    gateway_base_image: str = "fanzha-base:bookworm-py3.12"  # the gateway's (Python 3.12)
 
     # -- operators, APIs, sessions ----------------------------------------------------------
     api_tokens: str = ""  # comma-separated
@@ -196,6 +203,15 @@ class Settings(BaseSettings):
     @property
     def wechat_pic_host_list(self) -> List[str]:
         return [h.strip().lower() for h in self.wechat_pic_hosts.split(",") if h.strip()]
+
+    def rasa_bin(self, name: str) -> Path:
+        """An executable of Rasa's environment (`rasa`, `python`)."""
+        return (ROOT / self.rasa_venv) / "bin" / name
+
+    @property
+    def gateway_python(self) -> Path:
+        """The gateway's interpreter (Python ≥ 3.12, its own environment)."""
+        return (ROOT / self.gateway_venv) / "bin" / "python"
 
     @property
     def spacy_pipeline_dir(self) -> Path:

@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Print a working Python 3.10 interpreter (Rasa 3.6 needs Python < 3.11).
-for candidate in "${PYTHON310:-}" python3.10 "$HOME"/.pyenv/versions/3.10*/bin/python3.10 /usr/bin/python3.10 /usr/local/bin/python3.10; do
+# Print a working interpreter of Python X.Y (default 3.10: Rasa 3.6 needs Python < 3.11;
+# the gateway's environment asks for 3.12). PYTHON310 / PYTHON312 name one explicitly.
+want="${1:-3.10}"
+explicit_var="PYTHON${want/./}"
+for candidate in "${!explicit_var:-}" "python$want" "$HOME"/.pyenv/versions/"$want"*/bin/"python$want" "/usr/bin/python$want" "/usr/local/bin/python$want"; do
   [ -n "$candidate" ] || continue
-  if "$candidate" -c 'import sys; assert sys.version_info[:2] == (3, 10)' >/dev/null 2>&1; then
+  if "$candidate" -c "import sys; assert '%d.%d' % sys.version_info[:2] == '$want'" >/dev/null 2>&1; then
     command -v "$candidate" 2>/dev/null || echo "$candidate"
     exit 0
   fi
 done
-echo "error: Python 3.10 not found (install it, or set PYTHON310=/path/to/python3.10)" >&2
+echo "error: Python $want not found (install it, or set $explicit_var=/path/to/python$want)" >&2
 exit 1

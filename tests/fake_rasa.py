@@ -43,7 +43,8 @@ def fake_rasa_app(replies: List[Dict[str, Any]] | None = None, ranking: Dict[str
 
     app.router.add_post("/model/parse", parse)
     app.router.add_post("/webhooks/rest/webhook", webhook)
-    app.router.add_get("/conversations/{sender}/tracker", tracker)
+    # Sanic's match: any segment (aiohttp ≥ 3.10's default {name} refuses braces).
+    app.router.add_get("/conversations/{sender:[^/]+}/tracker", tracker)
     app.router.add_get("/status", status)
     app.router.add_put("/model", load_model)
     app.router.add_get("/health", ok)

@@ -1,5 +1,6 @@
-"""Community alerts through the gateway: the API, the outreach page, the tip sheets, the chat
-action, and the WeChat push against a local WeChat API server (a real HTTP server, no mocks).
+"""Community alerts through the gateway: the API, the outreach page, the tip sheets, and the
+WeChat push against a local WeChat API server (a real HTTP server, no mocks). The chat's
+action: tests/test_actions_alerts.py (Rasa's environment).
 """
 from __future__ import annotations
 
@@ -10,14 +11,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import pytest_asyncio
-from rasa_sdk import Tracker
-from rasa_sdk.executor import CollectingDispatcher
 
-import bot.runtime.context as context
-from actions.alerts import ActionRecentAlerts
 from bot.alerts.push import subscriber_ref
-from bot.alerts.sqlite_store import SqliteAlertStore
-from bot.alerts.texts import NO_ALERTS_TEXT, SUBSCRIBED_TEXT, UNSUBSCRIBED_TEXT
+from bot.alerts.texts import SUBSCRIBED_TEXT, UNSUBSCRIBED_TEXT
 from bot.gateway.app import create_app
 from bot.gateway.auth import save_operator
 from bot.quality.wechat_api import LocalWeChatApi
@@ -262,28 +258,6 @@ async def test_tip_sheets_print_the_alerts_for_their_audience(aiohttp_client, ga
     everyone = await (await client.get("/outreach/packs/all")).text()
     assert ALERT["title"] in elderly and ALERT["title"] in everyone
     assert ALERT["title"] not in students
-
-
-# -- the chat's answer (action_recent_alerts) -----------------------------------------------
-
-async def test_the_chat_answers_with_the_active_alerts(tmp_path, monkeypatch):
-    from bot.alerts import new_alert
-
-    store = await SqliteAlertStore.open(tmp_path / "chat-alerts.db")
-    monkeypatch.setattr(context, "_alert_store", store)
-    tracker = Tracker("tester", {}, {"text": "最近有什么新骗局", "intent": {"name": "ask_recent_alerts"}},
-                      [], False, None, {}, "action_listen")
-    try:
-        dispatcher = CollectingDispatcher()
-        await ActionRecentAlerts().run(dispatcher, tracker, {})
-        assert [m["text"] for m in dispatcher.messages] == [NO_ALERTS_TEXT]
-        await store.add(new_alert(ALERT, ["police_impersonation"]))
-        dispatcher = CollectingDispatcher()
-        await ActionRecentAlerts().run(dispatcher, tracker, {})
-        text = dispatcher.messages[0]["text"]
-        assert "【冒充公检法" in text and ALERT["title"] in text and "96110" in text
-    finally:
-        await store.close()
 
 
 @pytest.mark.parametrize("slug", ["elderly", "all"])

@@ -145,7 +145,7 @@ class ScriptedRasa:
     def app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/webhooks/rest/webhook", self.webhook)
-        app.router.add_get("/conversations/{sender}/tracker", self.tracker)
+        app.router.add_get("/conversations/{sender:[^/]+}/tracker", self.tracker)
         app.router.add_get("/status", self.health)
         app.router.add_get("/health", self.health)
         return app

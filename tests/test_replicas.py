@@ -53,7 +53,7 @@ def replica_app(store: Dict[str, List[Dict[str, Any]]], name: str, *, store_afte
         return web.json_response({"status": "ok"})
 
     app.router.add_post("/webhooks/rest/webhook", webhook)
-    app.router.add_get("/conversations/{sender}/tracker", tracker)
+    app.router.add_get("/conversations/{sender:[^/]+}/tracker", tracker)
     app.router.add_get("/status", ok)
     app.router.add_get("/health", ok)
     return app

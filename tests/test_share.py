@@ -48,7 +48,7 @@ def fake_tracker_rasa() -> web.Application:
     async def ok(_request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
-    app.router.add_get("/conversations/{sender}/tracker", tracker)
+    app.router.add_get("/conversations/{sender:[^/]+}/tracker", tracker)
     app.router.add_get("/status", ok)
     return app
 

@@ -46,7 +46,7 @@ def rasa_with_tracker(kb) -> web.Application:
         return web.json_response({"status": "ok"})
 
     app.router.add_post("/webhooks/rest/webhook", webhook)
-    app.router.add_get("/conversations/{sender}/tracker", tracker)
+    app.router.add_get("/conversations/{sender:[^/]+}/tracker", tracker)
     app.router.add_get("/status", ok)
     app.router.add_get("/health", ok)
     return app

@@ -1,4 +1,5 @@
 """The loss-stage model: KB scopes and rules, features, the JSON model, combining turns."""
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -34,8 +35,22 @@ TINY = [
 ]
 
 
-@pytest.fixture(scope="module")
-def tiny_model() -> StageModel:
+BUILT_MODEL = ROOT / "build" / "stage_model.json"
+
+
+def _model_kinds():
+    # The file `make build` trains (in Rasa's environment) is what both runtimes load; the tiny
+    # model is trained here, where scikit-learn is (Rasa's environment only).
+    yield "built"
+    if importlib.util.find_spec("sklearn") is not None:
+        yield "tiny"
+
+
+@pytest.fixture(scope="module", params=list(_model_kinds()))
+def stage_model(request) -> StageModel:
+    if request.param == "built":
+        assert BUILT_MODEL.exists(), "build/stage_model.json missing: run `make build`"
+        return StageModel.load(BUILT_MODEL)
     texts, labels = zip(*TINY)
     return fit(list(texts) * 3, list(labels) * 3, RULES, c=10.0)
 
@@ -82,33 +97,33 @@ def test_rules_alone_tell_a_transfer_from_a_demand():
     assert rule_stage("收到一条短信", RULES) == "not_engaged"
 
 
-def test_the_model_learns_tense_and_negation(tiny_model):
-    assert assess_stage("我已经转了两万给他", RULES, tiny_model).stage == "paid"
-    assert assess_stage("我没有转", RULES, tiny_model).stage == "asked_to_pay"
-    assert assess_stage("验证码告诉他了", RULES, tiny_model).stage == "credentials_given"
+def test_the_model_learns_tense_and_negation(stage_model):
+    assert assess_stage("我已经转了两万给他", RULES, stage_model).stage == "paid"
+    assert assess_stage("我没有转", RULES, stage_model).stage == "asked_to_pay"
+    assert assess_stage("验证码告诉他了", RULES, stage_model).stage == "credentials_given"
 
 
-def test_the_model_survives_a_json_round_trip(tiny_model, tmp_path):
+def test_the_model_survives_a_json_round_trip(stage_model, tmp_path):
     path = tmp_path / "stage.json"
-    tiny_model.save(path)
+    stage_model.save(path)
     loaded = StageModel.load(path)
     text = "钱转过去了，现在联系不上"
-    assert assess_stage(text, RULES, loaded) == assess_stage(text, RULES, tiny_model)
+    assert assess_stage(text, RULES, loaded) == assess_stage(text, RULES, stage_model)
 
 
-def test_the_probabilities_sum_to_one_and_cover_every_stage(tiny_model):
-    result = assess_stage("他让我转五千", RULES, tiny_model)
+def test_the_probabilities_sum_to_one_and_cover_every_stage(stage_model):
+    result = assess_stage("他让我转五千", RULES, stage_model)
     assert set(result.probabilities) == set(STAGES)
     assert abs(sum(result.probabilities.values()) - 1.0) < 1e-9
 
 
-def test_an_empty_text_is_not_engaged(tiny_model):
-    assert assess_stage("   ", RULES, tiny_model).stage == "not_engaged"
+def test_an_empty_text_is_not_engaged(stage_model):
+    assert assess_stage("   ", RULES, stage_model).stage == "not_engaged"
 
 
-def test_money_lost_is_true_exactly_for_paid(tiny_model):
+def test_money_lost_is_true_exactly_for_paid(stage_model):
     for text, _ in TINY:
-        result = assess_stage(text, RULES, tiny_model)
+        result = assess_stage(text, RULES, stage_model)
         assert result.money_lost == (result.stage == "paid")
 
 

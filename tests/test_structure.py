@@ -186,3 +186,57 @@ print(verdict.risk_level, ",".join(kinds), ",".join(flags))
 
 def test_the_circle_finder_finds_a_circle():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+# Modules only Rasa's environment has (issue 17): a test file importing one runs there.
+RASA_SIDE = ("rasa", "rasa_sdk", "actions", "spacy", "sklearn", "bot.nlu", "bot.privacy.tracker_store",
+             "bot.quality.evaluation", "bot.quality.dev_set", "bot.quality.tuning", "bot.quality.scoring")
+
+
+def test_each_test_file_runs_in_an_environment_that_has_what_it_imports():
+    from tests.conftest import BOTH, RASA_ONLY
+
+    files = {p.stem: p for p in (ROOT / "tests").glob("test_*.py")}
+    assert (RASA_ONLY | BOTH) <= set(files), "tests/conftest.py names a test file that does not exist"
+    assert not RASA_ONLY & BOTH
+    misplaced = []
+    for stem, path in sorted(files.items()):
+        needs_rasa = sorted({
+            target for target, _ in imports_of(f"tests.{stem}", path, {})
+            if any(target == m or target.startswith(m + ".") for m in RASA_SIDE)
+        })
+        if needs_rasa and stem not in RASA_ONLY:
+            misplaced.append(f"{stem} imports {', '.join(needs_rasa)}: add it to RASA_ONLY")
+    assert misplaced == [], "; ".join(misplaced)
+
+
+def test_this_environment_runs_its_share_of_the_test_files():
+    from tests.conftest import BOTH, IN_RASA_ENV, RASA_ONLY, runs_here
+
+    assert all(runs_here(stem) for stem in BOTH)
+    assert all(runs_here(stem) == IN_RASA_ENV for stem in RASA_ONLY)
+    assert runs_here("test_gateway_api") is not IN_RASA_ENV
+    if not IN_RASA_ENV:  # the gateway's environment is the supported runtime of issue 17
+        import aiohttp
+
+        assert sys.version_info >= (3, 12)
+        assert tuple(int(part) for part in aiohttp.__version__.split(".")[:2]) >= (3, 13)
+
+
+def test_the_stack_starts_the_gateway_on_its_own_supported_runtime():
+    from bot.runtime import stack
+    from bot.settings import Settings
+
+    settings = Settings.from_env({"RASA_AUTH_TOKEN": "t"})
+    commands = stack.commands(settings)
+    assert commands["gateway"][:3] == [str(settings.gateway_python), "-m", "bot.gateway"]
+    assert commands["actions"][0] == commands["rasa"][0] == str(settings.rasa_bin("rasa"))
+    probe = "import sys, aiohttp; print(sys.version_info[0], sys.version_info[1], aiohttp.__version__)"
+    out = subprocess.run([commands["gateway"][0], "-c", probe], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-1000:]
+    major, minor, aiohttp_version = out.stdout.split()
+    assert (int(major), int(minor)) >= (3, 12)
+    assert tuple(int(part) for part in aiohttp_version.split(".")[:2]) >= (3, 13)
+    assert stack.missing_runtimes(settings) == []
+    assert stack.missing_runtimes(Settings.from_env({"GATEWAY_VENV": "/nonexistent"})) == [
+        "the gateway's environment is missing (/nonexistent/bin/python)"]

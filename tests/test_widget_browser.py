@@ -493,11 +493,13 @@ def test_time_separators_follow_wechat_rules(page, stack):
     page.evaluate("""() => {
         const now = Date.now(), d = new Date(now - 86400000);
         const yesterday = new Date(d.getFullYear(), d.getMonth(), d.getDate(), 9, 5).getTime();
+        // "today" even in the first minute after midnight (the page's time zone)
+        const today = Math.max(now - 60000, new Date(now).setHours(0, 0, 0, 0));
         const items = [
           {id: "a1", t: "user", text: "昨天早上的消息", ts: yesterday, status: "sent"},
           {id: "a2", t: "bot", text: "两分钟后的回答", ts: yesterday + 120000},
-          {id: "a3", t: "user", text: "今天的消息", ts: now - 60000, status: "sent"},
-          {id: "a4", t: "bot", text: "今天的回答", ts: now - 50000},
+          {id: "a3", t: "user", text: "今天的消息", ts: today, status: "sent"},
+          {id: "a4", t: "bot", text: "今天的回答", ts: today + 10000},
         ];
         localStorage.setItem("fzWidget.v1.history", JSON.stringify(items));
     }""")

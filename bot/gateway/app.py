@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import platform
 from typing import AsyncIterator, Optional
 
+import aiohttp
 from aiohttp import web
 
 from bot.gateway.alerts import setup_alerts
@@ -132,6 +134,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s gateway %(levelname)s %(message)s")
     install_log_masking()  # no raw phone, card or ID number ever reaches a log line
     settings = Settings()  # read once for the whole process
+    log.info("gateway: Python %s, aiohttp %s", platform.python_version(), aiohttp.__version__)
     app = create_app(settings=settings)
     app.on_startup.append(_preload_ocr)
     web.run_app(app, host=settings.gateway_host, port=settings.gateway_port, print=None)

@@ -36,6 +36,14 @@ def error_response(status: int, message: str) -> web.Response:
     return json_response({"error": message}, status=status)
 
 
+def _is_text(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 @web.middleware
 async def request_guard(
     request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -44,6 +52,9 @@ async def request_guard(
     header_bytes = sum(len(name) + len(value) + 4 for name, value in request.raw_headers)
     if header_bytes > MAX_HEADER_BYTES:
         return error_response(431, f"request headers too large (max {MAX_HEADER_BYTES} bytes)")
+    if not _is_text(request.headers.get("Cookie", "")):
+        # aiohttp ≥ 3.10 keeps undecodable header bytes as surrogates; no cookie of ours has them.
+        return error_response(400, "malformed Cookie header (not UTF-8)")
     if request.body_exists and not request.content_type.startswith("multipart/"):
         try:  # read once, in time; handlers then get the cached body
             await asyncio.wait_for(request.read(), BODY_READ_SECONDS)

@@ -11,7 +11,7 @@ import hashlib
 import logging
 import mimetypes
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional, Tuple
 
 from aiohttp import web
 from cachetools import LRUCache
@@ -20,28 +20,44 @@ log = logging.getLogger(__name__)
 SITE_STATIC_DIR = Path(__file__).resolve().parent / "static" / "site"
 
 
+def _local_file(url: str) -> Optional[Tuple[bytes, str]]:
+    """(content, MIME type) of one of our own static files named by a ``file:///site/`` URL."""
+    prefix = "file:///site/"
+    if url.startswith(prefix):
+        path = (SITE_STATIC_DIR / url[len(prefix):]).resolve()
+        if SITE_STATIC_DIR in path.parents and path.is_file():
+            # WeasyPrint needs the MIME type to use a stylesheet or an image.
+            return path.read_bytes(), mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return None
+
+
+def _refuse(url: str) -> ValueError:
+    return ValueError(f"PDF rendering refuses to fetch {url!r}")
+
+
+def _url_fetcher() -> Any:
+    """Only our own static files and data: URLs — a PDF render must never reach the network."""
+    from weasyprint import urls
+
+    class LocalFetcher(urls.URLFetcher):  # WeasyPrint ≥ 68's fetcher API
+        def fetch(self, url: str, headers: Any = None) -> Any:
+            found = _local_file(url)
+            if found:
+                return urls.URLFetcherResponse(url, body=found[0], headers={"Content-Type": found[1]})
+            if url.startswith("data:"):
+                return super().fetch(url, headers)
+            raise _refuse(url)
+
+    return LocalFetcher()
+
+
 def html_to_pdf(html: str, base_dir: Optional[Path] = None) -> bytes:
     """Render a complete HTML document; relative URLs (``/site/...``) resolve against the static folder."""
     # imported lazily: it loads pango, which only PDF requests need. It also turns on Pillow's
     # process-wide LOAD_TRUNCATED_IMAGES; bot.vision.images.check_image turns it off again.
     from weasyprint import HTML
 
-    def fetch_local(url: str) -> dict:
-        # Only our own static files: a PDF render must never reach the network.
-        prefix = "file:///site/"
-        if url.startswith(prefix):
-            path = (SITE_STATIC_DIR / url[len(prefix):]).resolve()
-            if SITE_STATIC_DIR in path.parents and path.is_file():
-                # WeasyPrint needs the MIME type to use a stylesheet or an image.
-                mime_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-                return {"string": path.read_bytes(), "filename": path.name, "mime_type": mime_type}
-        if url.startswith("data:"):
-            from weasyprint.urls import default_url_fetcher
-
-            return default_url_fetcher(url)
-        raise ValueError(f"PDF rendering refuses to fetch {url!r}")
-
-    return HTML(string=html, base_url="file:///", url_fetcher=fetch_local).write_pdf()
+    return HTML(string=html, base_url="file:///", url_fetcher=_url_fetcher()).write_pdf()
 
 
 # Public pages (tip sheets) render the same HTML again and again, and a CJK page takes

@@ -8,8 +8,7 @@ from __future__ import annotations
 import re
 from typing import Dict, List, Literal, Optional, Tuple
 
-from pydantic import Field, validator
-
+from bot.kb.pydantic_v1 import Field, validator
 from bot.kb.yaml_io import StrictModel
 
 RiskLevel = Literal["high", "medium", "low"]

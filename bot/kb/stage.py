@@ -32,9 +32,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from pydantic import Field, validator
-
 from bot.kb.models import ID_PATTERN, valid_regexes
+from bot.kb.pydantic_v1 import Field, validator
 from bot.kb.text import normalize
 from bot.kb.yaml_io import StrictModel, load_yaml_model
 

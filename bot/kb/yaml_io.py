@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Iterable, Type, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+
+from bot.kb.pydantic_v1 import BaseModel, ValidationError
 
 Model = TypeVar("Model", bound=BaseModel)
 

@@ -19,12 +19,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
-from pydantic import Field, ValidationError, validator
-from pydantic.dataclasses import dataclass as pydantic_dataclass
-
 from bot.kb import default_kb
 from bot.kb.loader import KnowledgeBase
 from bot.kb.models import NON_SCAM_TYPES
+from bot.kb.pydantic_v1 import Field, ValidationError, validator
+from bot.kb.pydantic_v1 import dataclass as pydantic_dataclass
 from bot.kb.text import normalize
 from bot.kb.yaml_io import StrictModel, field_path, load_yaml_model
 from bot.outreach.quiz import AUDIENCES, level_for

@@ -42,7 +42,11 @@ from bot.settings import ROOT, Settings
 
 REPORTS = ROOT / "reports"
 COMPOSE_FILES = ("docker/compose.yml", "docker/compose.test.yml")
-LOCAL_BASE = Settings.__fields__["base_image"].default  # what scripts/docker-base.sh makes
+# What scripts/docker-base.sh makes: each image's local base, with the Python it carries.
+LOCAL_BASES = {
+    Settings.__fields__["base_image"].default: "3.10",
+    Settings.__fields__["gateway_base_image"].default: "3.12",
+}
 PROJECT = "fanzhatest"
 HEALTHY_TIMEOUT_S = 300.0
 MAX_TURNS = 10
@@ -269,7 +273,7 @@ def scenario(run: Run, compose: List[str], env: Dict[str, str], ports: Ports) ->
         raise Failed(f"the surviving replica's tracker has {stored}, sent {expected}")
 
 
-def build_images(run: Run, images: Dict[str, str], gateway_requirements: str) -> None:
+def build_images(run: Run, images: Dict[str, str]) -> None:
     env = dict(os.environ, DOCKER_BUILDKIT="0")  # the builder Debian's docker.io has; same steps either way
     common = ["docker", "build", "--network", "host", "-f", "docker/Dockerfile"]
     started = time.monotonic()
@@ -279,7 +283,6 @@ def build_images(run: Run, images: Dict[str, str], gateway_requirements: str) ->
     started = time.monotonic()
     sh(common + ["--target", "gateway", "--build-arg", f"BASE_IMAGE={images['base']}",
                  "--build-arg", f"GATEWAY_BASE_IMAGE={images['gateway_base']}",
-                 "--build-arg", f"GATEWAY_REQUIREMENTS={gateway_requirements}",
                  "-t", images["gateway"], "."], run.log, env)
     run.step("build_gateway_image", started)
 
@@ -290,14 +293,16 @@ def compose_test(args: argparse.Namespace, run: Run) -> None:
     ports = Ports.from_base(args.port)
     if ports.busy():
         raise Failed(f"ports in use: {ports.busy()} (set COMPOSE_TEST_PORT to a free range)")
-    images = {"base": args.base_image, "gateway_base": args.gateway_base_image or args.base_image,
+    images = {"base": args.base_image, "gateway_base": args.gateway_base_image,
               "rasa": f"fanzha-rasa:{args.tag}", "gateway": f"fanzha-gateway:{args.tag}"}
     started = time.monotonic()
     for image in {images["base"], images["gateway_base"]}:
-        if image == LOCAL_BASE and subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode:
-            sh(["scripts/docker-base.sh", image], run.log)
+        if image in LOCAL_BASES and subprocess.run(["docker", "image", "inspect", image], capture_output=True).returncode:
+            python_home = Path(subprocess.check_output(["scripts/find-python.sh", LOCAL_BASES[image]], text=True).strip())
+            sh(["scripts/docker-base.sh", image], run.log,
+               dict(os.environ, PYTHON_HOME=str(python_home.resolve().parents[1])))
     run.step("base_image", started)
-    build_images(run, images, args.gateway_requirements)
+    build_images(run, images)
 
     compose = compose_command() + [arg for f in COMPOSE_FILES for arg in ("-f", f)]
     with tempfile.TemporaryDirectory(prefix="compose-test-") as tmp:
@@ -337,7 +342,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                         help="base port: gateway, Rasa +1 and +3, actions +10, Redis +20")
     parser.add_argument("--base-image", default=settings.base_image)
     parser.add_argument("--gateway-base-image", default=settings.gateway_base_image)
-    parser.add_argument("--gateway-requirements", default=settings.gateway_requirements)
     parser.add_argument("--tag", default="compose-test")
     args = parser.parse_args(argv)
     REPORTS.mkdir(exist_ok=True)

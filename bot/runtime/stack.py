@@ -42,10 +42,6 @@ PROD_ENDPOINTS = "endpoints.production.yml"
 STABLE_AFTER_S = 60.0  # a restarted process that ran this long starts its back-off afresh
 
 
-def _bin(name: str) -> str:
-    return str(Path(sys.executable).with_name(name))
-
-
 def replica_ports(settings: Settings) -> List[int]:
     """Rasa's ports: one in the default profile, RASA_REPLICAS in prod (RASA_PORT + 2·i)."""
     if not settings.prod:
@@ -64,7 +60,7 @@ def _rasa_command(settings: Settings, port: int) -> List[str]:
     if settings.prod and endpoints == "endpoints.yml":
         endpoints = PROD_ENDPOINTS
     return [
-        _bin("rasa"), "run", "--enable-api", "--port", str(port),
+        str(settings.rasa_bin("rasa")), "run", "--enable-api", "--port", str(port),
         "--interface", settings.rasa_host,
         "--model", str(MODEL), "--endpoints", endpoints,
         "--credentials", "credentials.yml",
@@ -74,12 +70,18 @@ def _rasa_command(settings: Settings, port: int) -> List[str]:
 
 def commands(settings: Settings) -> Dict[str, List[str]]:
     """Each process of the profile by name: actions, rasa (or rasa-1 … rasa-N), gateway."""
-    actions = [_bin("rasa"), "run", "actions", "--port", str(settings.actions_port), "--actions", "actions"]
-    gateway = [sys.executable, "-m", "bot.gateway"]
+    actions = [str(settings.rasa_bin("rasa")), "run", "actions", "--port", str(settings.actions_port), "--actions", "actions"]
+    gateway = [str(settings.gateway_python), "-m", "bot.gateway"]
     if not settings.prod:
         return {"actions": actions, "rasa": _rasa_command(settings, settings.rasa_port), "gateway": gateway}
     replicas = {f"rasa-{i + 1}": _rasa_command(settings, port) for i, port in enumerate(replica_ports(settings))}
     return {"actions": actions, **replicas, "gateway": gateway}
+
+
+def missing_runtimes(settings: Settings) -> List[str]:
+    """What of the two environments is not installed (Rasa's, the gateway's), in words."""
+    wanted = {"Rasa's environment": settings.rasa_bin("rasa"), "the gateway's environment": settings.gateway_python}
+    return [f"{what} is missing ({path})" for what, path in wanted.items() if not path.exists()]
 
 
 def prod_redis_url(settings: Settings) -> str:
@@ -215,6 +217,10 @@ def main() -> int:
         return 1
     env = environment()
     settings = Settings.from_env(env)
+    missing = missing_runtimes(settings)
+    if missing:
+        print(f"[stack] {'; '.join(missing)}: run `make install`", file=sys.stderr)
+        return 1
     components: List[Component] = []
     if settings.prod:
         url = prod_redis_url(settings)
