@@ -46,6 +46,7 @@ from tests.live_gateway import LiveGateway
 DESCRIPTION = "有人自称公安局的警官，说我涉嫌洗钱，让我把钱转到安全账户"
 MONEY_GONE = "我刚才按客服说的把5万块转给对方了，说是退款要先交保证金，工商银行的卡"
 QUESTION = "对方有没有让您下载软件、开视频“做笔录”？"
+UNSURE = "说不准"  # a typed "/unsure" is not a command (bot/gateway/input_guard.py)
 BUDGET_S = 0.5  # the stand-in tests shorten the 3 s wait; the real-stack tests keep it
 
 
@@ -96,9 +97,11 @@ class ScriptedRasa:
     """Rasa's REST channel, /status, the tracker API and the action server's /health."""
 
     def __init__(self) -> None:
-        self.mode = "ok"  # ok | hang | slow | empty | error
+        self.mode = "ok"  # ok | hang | slow | empty | error | lost
         self.received: List[str] = []
+        self.turn_ids: List[str] = []  # the metadata turn id of each message received
         self.dropped: List[str] = []
+        self.lost: List[str] = []  # answered with an error after the wait, never stored ("lost")
         self.events: List[Dict[str, Any]] = []
 
     def reply_to(self, message: str) -> List[Dict[str, Any]]:
@@ -111,6 +114,8 @@ class ScriptedRasa:
         body = await request.json()
         message = body["message"]
         self.received.append(message)
+        metadata = body.get("metadata") or {}
+        self.turn_ids.append(metadata.get("turn_id"))
         received_at = time.time()
         for _ in range(600):  # hang: a paused Rasa, which carries on with the turn once resumed
             if self.mode != "hang":
@@ -118,7 +123,13 @@ class ScriptedRasa:
             await asyncio.sleep(0.05)
         if self.mode == "error":
             return web.json_response({"error": "boom"}, status=500)
-        if self.mode == "empty":
+        if self.mode == "lost":
+            # A replica killed mid-turn: read, never stored, and no answer within the wait.
+            await asyncio.sleep(BUDGET_S * 1.5)
+            self.lost.append(message)
+            return web.json_response({"error": "killed"}, status=502)
+        if self.mode == "empty":  # the action server is down: Rasa stores the turn, answers nothing
+            self.events.append({"event": "user", "text": message, "timestamp": received_at, "metadata": metadata})
             return web.json_response([])
         if self.mode == "slow":
             await asyncio.sleep(BUDGET_S * 2)
@@ -127,11 +138,12 @@ class ScriptedRasa:
                 # turn is never stored.
                 self.dropped.append(message)
                 return web.Response(status=499)
-        return web.json_response(self.run_turn(message, received_at))
+        return web.json_response(self.run_turn(message, received_at, metadata))
 
-    def run_turn(self, message: str, received_at: float) -> List[Dict[str, Any]]:
+    def run_turn(self, message: str, received_at: float, metadata: Dict[str, Any]) -> List[Dict[str, Any]]:
         out = self.reply_to(message)
-        self.events.append({"event": "user", "text": message, "timestamp": received_at})
+        # As Rasa 3.6 stores a REST turn: the request's `metadata` is the user event's.
+        self.events.append({"event": "user", "text": message, "timestamp": received_at, "metadata": metadata})
         self.events += [{"event": "bot", "text": m["text"], "timestamp": time.time(),
                          "data": {"buttons": m.get("buttons")}} for m in out]
         return out
@@ -246,6 +258,64 @@ async def test_a_kept_message_reaches_rasa_even_if_the_resident_never_comes_back
     assert messages[-1]["text"] == QUESTION
 
 
+async def wait_for(condition, timeout_s: float = 4.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition() and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+
+
+def stored_turn_ids(rasa: ScriptedRasa) -> List[str]:
+    return [e["metadata"].get("turn_id") for e in rasa.events if e["event"] == "user"]
+
+
+@pytest.mark.parametrize("delivery", ["next turn", "background"])
+async def test_the_same_text_twice_within_a_second_is_two_turns_and_the_kept_second_is_delivered(scripted, delivery):
+    # make chaos: "/unsure", "/unsure" while a replica was killed. Matched by text and time,
+    # the first one's user event made the kept second look stored: it was never sent again.
+    rasa, chat, _client, app = scripted
+    assert not is_degraded(await chat(UNSURE))  # stored
+    rasa.mode = "lost"  # the second is read, never stored, and not answered within the wait
+    assert is_degraded(await chat(UNSURE))
+    assert user_turns(rasa) == [UNSURE]
+    await wait_for(lambda: rasa.lost == [UNSURE])
+    rasa.mode = "ok"
+    if delivery == "next turn":
+        messages = await chat(CONTINUE_TITLE)
+        assert messages[-1]["text"] == QUESTION  # Rasa's own answer to the second one
+    await wait_for(lambda: len(user_turns(rasa)) == 2 and not app[DEGRADED_KEY].delivering)
+    assert user_turns(rasa) == [UNSURE, UNSURE]
+    first_id, lost_id, resent_id = rasa.turn_ids
+    assert lost_id == resent_id != first_id  # resent with the id it was first sent with
+    assert stored_turn_ids(rasa) == [first_id, resent_id]
+    await chat("是")  # nothing left to replay: no third copy before the next turn
+    assert user_turns(rasa) == [UNSURE, UNSURE, "是"]
+
+
+async def test_a_kept_turn_rasa_stored_late_is_not_resent_even_after_the_same_text(scripted):
+    rasa, chat, _client, _app = scripted
+    assert not is_degraded(await chat(DESCRIPTION))
+    rasa.mode = "slow"  # stored, with its turn id, after the resident got the degraded reply
+    assert is_degraded(await chat(DESCRIPTION))
+    await wait_for(lambda: len(user_turns(rasa)) == 2)
+    rasa.mode = "ok"
+    messages = await chat(CONTINUE_TITLE)
+    assert messages[-1]["text"] == QUESTION  # the second turn's stored answer
+    assert rasa.received == [DESCRIPTION, DESCRIPTION]  # sent once each, never again
+    assert stored_turn_ids(rasa) == rasa.turn_ids and len(set(rasa.turn_ids)) == 2
+
+
+async def test_a_turn_stored_without_an_answer_is_sent_again_and_then_answered_from_its_latest_copy(scripted):
+    rasa, chat, _client, app = scripted
+    rasa.mode = "empty"
+    assert is_degraded(await chat(DESCRIPTION))
+    rasa.mode = "ok"  # the actions answer again: the background delivery resends it
+    await wait_for(lambda: len(user_turns(rasa)) == 2 and not app[DEGRADED_KEY].delivering)
+    messages = await chat(CONTINUE_TITLE)
+    assert messages[-1]["text"] == QUESTION  # the answer stored after the resent copy
+    assert rasa.received == [DESCRIPTION, DESCRIPTION]  # sent again once, not a third time
+    assert len(set(rasa.turn_ids)) == 1
+
+
 async def test_the_next_turn_waits_behind_a_turn_rasa_still_has(scripted):
     rasa, chat, _client, _app = scripted
     rasa.mode = "slow"
@@ -314,7 +384,7 @@ async def test_wechat_gets_the_degraded_reply_within_its_5_s(aiohttp_client, aio
 
 async def test_the_memory_queue_is_bounded_per_sender():
     store = MemoryPendingStore(max_items=2, ttl_s=60)
-    await store.push("s", [Pending(str(i), 0.0, False) for i in range(3)])
+    await store.push("s", [Pending(str(i), False, f"turn{i}") for i in range(3)])
     assert [p.message for p in await store.take("s")] == ["1", "2"]
     assert await store.take("s") == []
 
@@ -334,11 +404,24 @@ async def redis_store():
 
 
 async def test_the_redis_queue_is_bounded_expires_and_is_taken_once(redis_store):
-    await redis_store.push("s", [Pending("一", 1.0, True), Pending("二", 2.0, False)])
-    await redis_store.push("s", [Pending("三", 3.0, False)])
+    await redis_store.push("s", [Pending("一", True, "turna"), Pending("二", False, "turnb")])
+    await redis_store.push("s", [Pending("三", False, "turnc")])
     assert 0 < await redis_store._redis.ttl(redis_store.prefix + "s") <= 60
-    assert await redis_store.take("s") == [Pending("二", 2.0, False), Pending("三", 3.0, False)]
+    assert await redis_store.take("s") == [Pending("二", False, "turnb"), Pending("三", False, "turnc")]
     assert await redis_store.take("s") == []
+
+
+async def test_a_message_kept_before_turn_ids_is_read_back_and_delivered(redis_store, scripted):
+    rasa, chat, _client, app = scripted
+    sender = "web:degraded-1"
+    old = {"message": DESCRIPTION, "sent_at": time.time() - 5, "maybe_delivered": True}  # the format before ids
+    await redis_store._redis.rpush(redis_store.prefix + sender, json.dumps(old, ensure_ascii=False))
+    app[DEGRADED_KEY].store = redis_store
+    messages = await chat(CONTINUE_TITLE, sender=sender)
+    assert messages[-1]["text"] == QUESTION  # not found in the tracker by any id: sent
+    assert rasa.received == [DESCRIPTION] and rasa.turn_ids[0].isalpha()
+    assert stored_turn_ids(rasa) == rasa.turn_ids
+    assert await redis_store.take(sender) == []
 
 
 # -- fault tests against the real stack ---------------------------------------------------------

@@ -93,7 +93,9 @@ async def test_chat_relays_the_conversation(client, rasa_server):
     assert [b["title"] for b in messages[0]["buttons"]] == ["是", "不是"]
     assert [b["payload"].split("#")[0] for b in messages[0]["buttons"]] == ["/affirm", "/deny"]
     assert messages[1]["custom"]["verdict"]["scam_type"] == "police_impersonation"
-    assert ("webhook", {"sender": "u1", "message": "我妈接到电话"}) in rasa_server.app["received"]
+    sent = [body for kind, body in rasa_server.app["received"] if kind == "webhook" and body["message"] == "我妈接到电话"]
+    assert len(sent) == 1 and sent[0]["sender"] == "u1"
+    assert sent[0]["metadata"]["turn_id"].isalpha()  # every turn carries its id (bot/gateway/rasa_client.py)
 
 
 @pytest.mark.parametrize(

@@ -491,7 +491,7 @@ class FakeRasaClient:
     async def close(self) -> None:
         pass
 
-    async def send(self, sender: str, message: str):
+    async def send(self, sender: str, message: str, turn_id: str = ""):
         self.sent.append((sender, message))
         return [{"recipient_id": sender, "text": "问您一个问题："},
                 {"recipient_id": sender, "text": "对方要验证码了吗？",

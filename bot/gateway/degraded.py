@@ -12,8 +12,11 @@ what to do now, and nothing they typed is lost.
   in order, at the sender's next turn once Rasa answers again; their "是" then continues
   the same check instead of starting over. A tapped or typed 「接着查」 only replays.
 - A message that timed out may still have reached Rasa (a paused process reads its socket
-  when it resumes). Before resending it the tracker is read: when the message is there
-  with the bot's answers after it, those answers are given instead of a second copy.
+  when it resumes). Each turn has a turn id, sent in the metadata of every send of it (the
+  first and each resend); before resending, the tracker is read, and when a user event
+  carries that id, the bot's answers after it are given instead of a second copy. By id,
+  not by text: a resident who sends the same text twice (「/unsure」, 「/unsure」) has two
+  turns, and the first one stored must not make the second one look stored.
 - The resident's wait running out never cancels the request to Rasa: Rasa (Sanic) cancels
   a turn whose caller hangs up, so cancelling it would drop a turn the resident already got
   a reply to. The request goes on in the background (at most one per sender: the sender's
@@ -38,14 +41,13 @@ from aiohttp import web
 from cachetools import TTLCache
 
 from bot.gateway.keys import BLOCKLIST_KEY, RASA_KEY, SETTINGS_KEY, STAGE_MODEL_KEY, current_kb
-from bot.gateway.rasa_client import RasaClient, RasaUnavailable
+from bot.gateway.rasa_client import RasaClient, RasaUnavailable, new_turn_id, turn_replies
 from bot.kb import KnowledgeBase, assess, loss_steps
 from bot.kb.blocklist import Blocklist
 from bot.kb.models import NON_SCAM_TYPES
 from bot.kb.stage import StageModel
 from bot.kb.verdict import Verdict
 from bot.kb.wording import DO_NOW, WHY, flag_line, risk_label
-from bot.privacy import mask_text
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -140,8 +142,15 @@ def fixed_messages(kb: object = None) -> List[Dict[str, Any]]:
 @dataclass(frozen=True)
 class Pending:
     message: str
-    sent_at: float  # time.time() when the gateway first tried to send it
     maybe_delivered: bool  # timed out: Rasa may have read it (check the tracker first)
+    turn_id: str  # in the metadata of every send of this turn: how the tracker shows it stored
+
+    @classmethod
+    def from_dict(cls, data: Dict[str, Any]) -> "Pending":
+        # Kept before turns had ids ({"message", "sent_at", "maybe_delivered"}): Rasa got no
+        # id with it, so nothing in the tracker can be told to be it. A fresh id makes it
+        # look unstored, so it is sent again: at worst a duplicated turn, never a lost one.
+        return cls(str(data["message"]), bool(data.get("maybe_delivered")), str(data.get("turn_id") or new_turn_id()))
 
 
 class PendingStore(Protocol):
@@ -190,7 +199,7 @@ class RedisPendingStore:
             pipe.lrange(key, 0, -1)
             pipe.delete(key)
             raw, _ = await pipe.execute()
-        return [Pending(**json.loads(r)) for r in raw]
+        return [Pending.from_dict(json.loads(r)) for r in raw]
 
     async def ping(self) -> bool:
         try:
@@ -203,35 +212,6 @@ class RedisPendingStore:
 
 
 # -- the turn ---------------------------------------------------------------------------------------
-
-
-def _user_event_index(events: Sequence[Dict[str, Any]], item: Pending) -> Optional[int]:
-    """Where `item` is in the tracker (stored masked), if Rasa read it after it was sent."""
-    wanted = {item.message.strip(), mask_text(item.message).strip()}
-    for i in range(len(events) - 1, -1, -1):
-        event = events[i]
-        if event.get("event") != "user" or float(event.get("timestamp") or 0) < item.sent_at - 1:
-            continue
-        if (event.get("text") or "").strip() in wanted:
-            return i
-    return None
-
-
-def _bot_replies_after(events: Sequence[Dict[str, Any]], index: int) -> List[Dict[str, Any]]:
-    """The bot's messages after the user event at `index`, up to the next user event."""
-    replies = []
-    for event in events[index + 1:]:
-        if event.get("event") == "user":
-            break
-        if event.get("event") == "bot":
-            data = event.get("data") or {}
-            reply: Dict[str, Any] = {"text": event.get("text") or ""}
-            if data.get("buttons"):
-                reply["buttons"] = data["buttons"]
-            if data.get("custom") is not None:
-                reply["custom"] = data["custom"]
-            replies.append(reply)
-    return replies
 
 
 class StillWithRasa(asyncio.TimeoutError):
@@ -302,13 +282,13 @@ class DegradedChat:
         task.add_done_callback(lambda t: t.cancelled() or t.exception())
         return task
 
-    async def _call(self, deadline: float, sender: str, message: str) -> List[Dict[str, Any]]:
+    async def _call(self, deadline: float, sender: str, message: str, turn_id: str) -> List[Dict[str, Any]]:
         remaining = deadline - time.monotonic()
         if remaining < MIN_CALL_S:
             raise asyncio.TimeoutError()
         # Not wait_for: cancelling would close the connection, and Rasa drops a turn whose
         # caller hung up. The request runs to its end; the resident stops waiting for it.
-        task = self._spawn(self.rasa.send(sender, message))
+        task = self._spawn(self.rasa.send(sender, message, turn_id))
         self._in_flight[sender] = task
         task.add_done_callback(lambda t: self._in_flight.pop(sender, None) if self._in_flight.get(sender) is t else None)
         done, _ = await asyncio.wait({task}, timeout=remaining)
@@ -328,7 +308,10 @@ class DegradedChat:
         return sender not in self._in_flight or self._in_flight[sender].done()
 
     async def _stored_replies(self, deadline: float, sender: str, item: Pending) -> Optional[List[Dict[str, Any]]]:
-        """The bot's answers to `item` if Rasa already stored it (with answers), else None."""
+        """The bot's answers to `item` if Rasa already stored it (its turn id is in the tracker)
+        with answers, else None: it is to be sent (again). Stored without an answer, the turn
+        met a dead action server (Rasa stores the turn and answers nothing): sent again, so
+        the check goes on once the actions answer (at the cost of the text stored twice)."""
         remaining = deadline - time.monotonic()
         try:
             events = await asyncio.wait_for(self.rasa.tracker_events(sender), timeout=max(remaining, MIN_CALL_S))
@@ -339,48 +322,44 @@ class DegradedChat:
             # Rasa answered, but not with the tracker (no HTTP API): resending is all there is.
             log.warning("degraded mode: could not read the tracker (%s); resending", err)
             return None
-        index = _user_event_index(events, item)
-        replies = _bot_replies_after(events, index) if index is not None else []
-        return replies or None
+        return turn_replies(events, item.turn_id, sender) or None
 
     async def _replay(self, deadline: float, sender: str, item: Pending) -> List[Dict[str, Any]]:
         if item.maybe_delivered:
             replies = await self._stored_replies(deadline, sender, item)
             if replies:
                 return replies
-        return await self._call(deadline, sender, item.message)
+        return await self._call(deadline, sender, item.message, item.turn_id)
 
     async def turn(self, sender: str, message: str) -> Tuple[List[Dict[str, Any]], bool]:
         """The bot's messages for one turn (Rasa's REST shape) and whether they are degraded."""
         deadline = time.monotonic() + self.budget_s  # waiting behind a background delivery counts
-        # When the message was first sent, as Rasa's clock will stamp it (it may read it at once
-        # and answer late): the tracker look-up before a resend matches from this time on.
-        sent_at = time.time()
+        turn_id = new_turn_id()  # this turn's identity in the tracker, kept with it if it is kept
         async with self._lock(sender):
             if not await self._settled(sender, deadline):
                 # Rasa still has this sender's previous message: this one waits behind it.
                 return await self._degrade(sender, message, [], RasaUnavailable("the previous turn is still with Rasa"),
-                                          sent_at)
+                                          turn_id)
             pending = await self._take(sender)
             replies: List[Dict[str, Any]] = []
             for i, item in enumerate(pending):
                 try:
                     replies += await self._replay(deadline, sender, item)
                 except (RasaUnavailable, asyncio.TimeoutError, aiohttp.ClientError) as err:
-                    return await self._degrade(sender, message, pending[i:], err, sent_at)
+                    return await self._degrade(sender, message, pending[i:], err, turn_id)
             if pending:
                 log.info("degraded mode: replayed %d kept message(s) of a sender", len(pending))
             if pending and message.strip() in CONTINUE_WORDS:
                 return replies, False
             try:
-                replies += await self._call(deadline, sender, message)
+                replies += await self._call(deadline, sender, message, turn_id)
             except (RasaUnavailable, asyncio.TimeoutError) as err:
-                degraded, _ = await self._degrade(sender, message, [], err, sent_at)
+                degraded, _ = await self._degrade(sender, message, [], err, turn_id)
                 return replies + degraded, True  # the replayed messages' answers first
             return replies, False
 
     async def _degrade(self, sender: str, message: str, still_pending: Sequence[Pending],
-                       err: BaseException, sent_at: float) -> Tuple[List[Dict[str, Any]], bool]:
+                       err: BaseException, turn_id: str) -> Tuple[List[Dict[str, Any]], bool]:
         log.warning("degraded mode: Rasa did not answer (%s); answering from the knowledge base",
                     err.__class__.__name__ if isinstance(err, asyncio.TimeoutError) else err)
         # Only a request that timed out may have been read by Rasa (refused or HTTP 5xx: not run).
@@ -389,7 +368,7 @@ class DegradedChat:
         if kept and maybe:  # the kept message whose replay timed out
             kept[0] = replace(kept[0], maybe_delivered=True)
         if message.strip() not in CONTINUE_WORDS:
-            kept.append(Pending(message, sent_at, maybe))
+            kept.append(Pending(message, maybe, turn_id))
         await self._keep(sender, kept)
         self._deliver_later(sender)
         texts = [p.message for p in kept if not p.message.startswith("/")]
@@ -448,7 +427,7 @@ class DegradedChat:
         for i, item in enumerate(items):
             try:
                 if await self._stored_replies(deadline, sender, item) is None:
-                    await self._call(deadline, sender, item.message)
+                    await self._call(deadline, sender, item.message, item.turn_id)
             except (RasaUnavailable, asyncio.TimeoutError, aiohttp.ClientError) as err:
                 maybe = item.maybe_delivered or isinstance(err, asyncio.TimeoutError)
                 return delivered, [replace(item, maybe_delivered=maybe), *items[i + 1:]]

@@ -9,8 +9,14 @@ the first one had already stored the turn (it died after saving, before answerin
 stored replies are returned instead of sending the turn again (after a timeout the first
 replica is alive but slow, so the store is watched for one more timeout before the turn is
 sent again: resending under overload would only duplicate turns); and after a retried send a
-turn stored twice is counted and logged as a duplicated turn. Turns carry a turn id in
-their metadata for this (only with replicas: a single Rasa has nowhere to retry).
+turn stored twice is counted and logged as a duplicated turn.
+
+Every turn carries a turn id in its metadata (`{"metadata": {"turn_id": ...}}`), with one
+Rasa or several: Rasa's REST channel passes the request's `metadata` to the `UserMessage`,
+and the processor stores it as the `metadata` of the turn's `user` event (rasa 3.6:
+RestInput.get_metadata, MessageProcessor._handle_message_with_tracker), so the tracker
+tells whether a turn was stored by its identity, never by its text. The caller may pass the
+id (degraded mode resends a kept turn with the id it was first sent with).
 
 Rasa's HTTP API runs with ``--auth-token`` (bot/runtime/stack.py): `token` is sent as Rasa
 expects it, the ``token`` query parameter, on every call to Rasa (never to the action
@@ -73,18 +79,25 @@ class ModelSwapFailed(RuntimeError):
     """A replica refused the new model (it keeps the one it had; the later replicas were not asked)."""
 
 
-def replies_from_tracker(tracker: Dict[str, Any], turn_id: str) -> Optional[List[Dict[str, Any]]]:
-    """The bot's messages stored after the user turn `turn_id`, or None if it is not stored."""
-    events = tracker.get("events") or []
-    for index, event in enumerate(events):
-        if event.get("event") == "user" and (event.get("metadata") or {}).get("turn_id") == turn_id:
+def is_turn(event: Dict[str, Any], turn_id: str) -> bool:
+    """Whether `event` is the user event of the turn `turn_id` (its id is in the metadata)."""
+    return event.get("event") == "user" and (event.get("metadata") or {}).get("turn_id") == turn_id
+
+
+def turn_replies(events: Sequence[Dict[str, Any]], turn_id: str,
+                 recipient_id: Optional[str] = None) -> Optional[List[Dict[str, Any]]]:
+    """The bot's messages (Rasa's REST shape) stored after the user turn `turn_id` in
+    `events`, up to the next user event; None if the turn is not stored. A turn stored more
+    than once (resent after a dead action server answered nothing): its latest copy."""
+    for index in range(len(events) - 1, -1, -1):
+        if is_turn(events[index], turn_id):
             replies: List[Dict[str, Any]] = []
             for later in events[index + 1:]:
                 if later.get("event") == "user":
                     break
                 if later.get("event") == "bot":
                     data = later.get("data") or {}
-                    message: Dict[str, Any] = {"recipient_id": tracker.get("sender_id")}
+                    message: Dict[str, Any] = {"recipient_id": recipient_id}
                     if later.get("text"):
                         message["text"] = later["text"]
                     for key in ("buttons", "custom", "image", "attachment"):
@@ -95,12 +108,14 @@ def replies_from_tracker(tracker: Dict[str, Any], turn_id: str) -> Optional[List
     return None
 
 
+def replies_from_tracker(tracker: Dict[str, Any], turn_id: str) -> Optional[List[Dict[str, Any]]]:
+    """The bot's messages stored after the user turn `turn_id`, or None if it is not stored."""
+    return turn_replies(tracker.get("events") or [], turn_id, tracker.get("sender_id"))
+
+
 def stored_count(tracker: Dict[str, Any], turn_id: str) -> int:
     """How many user events carry `turn_id` (more than one: a duplicated turn)."""
-    return sum(
-        1 for e in tracker.get("events") or []
-        if e.get("event") == "user" and (e.get("metadata") or {}).get("turn_id") == turn_id
-    )
+    return sum(1 for e in tracker.get("events") or [] if is_turn(e, turn_id))
 
 
 class _Failed(Exception):
@@ -216,19 +231,19 @@ class RasaClient:
         except _Failed:
             return None
 
-    async def send(self, sender: str, message: str) -> List[Dict[str, Any]]:
+    async def send(self, sender: str, message: str, turn_id: Optional[str] = None) -> List[Dict[str, Any]]:
         """One turn through Rasa's REST channel; returns the bot's messages.
 
+        `turn_id` goes into the turn's metadata (a new one when not given): a resend of a
+        turn must carry the id of its first send, so the tracker shows whether it is stored.
         A single Rasa gets `single_turn_timeout_s`: with no replica to retry on, an earlier
         give-up only makes it unknown whether Rasa stored the turn (a paused Rasa, or one
         waiting for a paused action server, stores it when it resumes)."""
-        if len(self.replicas) == 1:
-            return await self._post(
-                f"{self.rasa_url}/webhooks/rest/webhook", {"sender": sender, "message": message},
-                timeout_s=self.single_turn_timeout_s,
-            )
-        turn_id = new_turn_id()
+        turn_id = turn_id or new_turn_id()
         payload = {"sender": sender, "message": message, "metadata": {"turn_id": turn_id}}
+        if len(self.replicas) == 1:
+            return await self._post(f"{self.rasa_url}/webhooks/rest/webhook", payload,
+                                    timeout_s=self.single_turn_timeout_s)
         order = self._order(sender)[:2]  # the sender's replica, then one retry elsewhere
         last: Optional[_Failed] = None
         for attempt, replica in enumerate(order):
