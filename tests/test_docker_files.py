@@ -89,7 +89,7 @@ def test_required_secrets_are_documented_in_the_example_env():
 
 def test_secrets_and_local_state_stay_out_of_the_image_and_the_repository():
     ignored = (ROOT / ".dockerignore").read_text(encoding="utf-8").split()
-    for path in [".venv", ".git", "var", "docker/.env", "docker/operators.yml"]:
+    for path in [".venv", ".venv-*", ".git", "var", "docker/.env", "docker/operators.yml"]:
         assert path in ignored
     gitignore = (ROOT / ".gitignore").read_text(encoding="utf-8").split()
     assert "docker/.env" in gitignore and "docker/operators.yml" in gitignore

@@ -362,7 +362,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             dockerd.wait(timeout=30)
     run.timings_s["total"] = round(time.monotonic() - started, 1)
     report = {"ok": not error, "error": error, "timings_s": run.timings_s, "checks": run.checks,
-              "base_image": args.base_image, "command": "make compose-test"}
+              "base_image": args.base_image, "gateway_base_image": args.gateway_base_image, "command": "make compose-test"}
     (REPORTS / "compose-test.json").write_text(json.dumps(report, ensure_ascii=False, indent=2), encoding="utf-8")
     print(json.dumps(report, ensure_ascii=False, indent=2))
     if error:
