@@ -201,3 +201,13 @@ def test_loss_steps_follow_the_stage(real_kb):
     call = steps_for_stage(real_kb, "on_the_call", [])
     assert call and not call.urgent and [s.step for s in call.steps] == ["hang_up"]
     assert not steps_for_stage(real_kb, "asked_to_pay", bank) and not steps_for_stage(real_kb, "not_engaged", [])
+
+
+def test_a_clause_saying_only_it_was_done_and_a_sum_taken_are_paid_signals():
+    # "说要先交五百押金 我交了": the request and the deed in separate clauses.
+    assert "R:paid" in stage_features("中介说要先交五百押金 我交了", RULES)
+    assert "R:paid" in stage_features("[10:20] 我：已转", RULES)
+    assert "R:paid" in stage_features("我妈被冒充公安的骗了12万", RULES)
+    assert "R:paid" in stage_features("点了链接，卡里少了三千", RULES)
+    assert "R:paid" not in stage_features("中介说要先交五百押金", RULES)
+    assert "R:paid:neg" in stage_features("我没交了", RULES) or "R:paid" not in stage_features("我没交了", RULES)

@@ -426,3 +426,34 @@ def test_reassurance_spans_weigh_for_none_by_the_decision_constant(real_kb):
     on = DecisionConstants(reassurance=1.0)
     assert decide_type(real_kb, leans_acq, evidence.hits, {}, False, off, evidence.reassured)[0] != "none"
     assert decide_type(real_kb, leans_acq, evidence.hits, {}, False, on, evidence.reassured)[0] == "none"
+
+
+# -- wave 5 (issue 11): warnings by banks and platforms, bill splits, own logins -------------
+
+@pytest.mark.parametrize("text", [
+    "【某某银行】近期有不法分子冒充客服，要求客户提供验证码、转账到安全账户，请提高警惕。",
+    "【某平台】平台客服不会以注销金条、关闭会员为由让您贷款转账或下载会议软件。",
+    "【市反诈中心】如对方要求您共享屏幕、提供验证码，请立即挂断并拨打96110。",
+    "派出所民警来小区讲课，讲了屏幕共享和安全账户的骗局，都是骗人的。",
+])
+def test_bank_and_platform_warnings_do_not_raise_the_flags_they_warn_about(real_kb, text):
+    found = {h.id for h in assess(real_kb, text).red_flags}
+    assert not found & {"safe_account", "screen_sharing", "ask_verification_code", "cs_loan_to_refund"}, found
+
+
+@pytest.mark.parametrize("text, flag", [
+    ("周末烧烤一共六百，四个人，每人150，我发了群收款", "teacher_qr_code"),
+    ("部门团建我先垫付了，按公司报销流程凭发票报销", "brush_advance_pay"),
+    ("验证码是我自己登录网银要用的，填在App里了", "ask_verification_code"),
+])
+def test_a_bill_split_a_work_advance_or_an_own_login_raises_no_flag(real_kb, text, flag):
+    assert flag not in _flag_ids(real_kb, text)
+
+
+@pytest.mark.parametrize("text, flag", [
+    ("他说是平台客服，要注销金条，让我先贷款再转过去", "cs_loan_to_refund"),
+    ("各位家长，资料费每人两百八，请扫我发的个人收款码缴纳", "teacher_qr_code"),
+    ("客服让我自己登录网银，然后把验证码告诉他", "ask_verification_code"),
+])
+def test_the_same_words_as_a_request_are_still_flagged(real_kb, text, flag):
+    assert flag in _flag_ids(real_kb, text)
