@@ -211,6 +211,38 @@ def test_redis_tracker_store_persists_masked(tmp_path):
             client.delete(key)
 
 
+def test_a_read_while_redis_restarts_waits_for_it_instead_of_starting_the_conversation_over(tmp_path, caplog):
+    """Rasa's fail-safe store answers an unreadable conversation with an empty one, and its save
+    would then replace the resident's stored check: the masking store waits for Redis instead."""
+    redis = pytest.importorskip("redis")
+    client = redis.Redis(host="127.0.0.1", port=6379, db=15, decode_responses=True, socket_timeout=2)
+    try:
+        client.ping()
+    except redis.exceptions.ConnectionError:
+        pytest.skip("Redis is not reachable at 127.0.0.1:6379")
+    try:
+        store = _store_from_endpoints(tmp_path, "  url: 127.0.0.1\n  port: 6379\n  db: 15\n  key_prefix: restart\n")
+        _conversation(store, "resident-5")
+        real_get, failures = store.inner.red.get, []
+
+        def get_while_restarting(key):
+            if len(failures) < 3:  # the first three reads find Redis restarting
+                failures.append(key)
+                raise redis.exceptions.ConnectionError("Connection closed by server.")
+            return real_get(key)
+
+        store.inner.red.get = get_while_restarting
+        with caplog.at_level(logging.WARNING, logger="bot.privacy.tracker_store"):
+            tracker = asyncio.run(store.retrieve("resident-5"))
+        assert len(failures) == 3
+        user_turns = [e.text for e in tracker.events if e.type_name == "user"] if tracker else []
+        assert len(user_turns) == 1 and "138****5678" in user_turns[0]  # the stored (masked) check
+        assert "tracker store unreachable (ConnectionError); reading again" in caplog.text
+    finally:
+        for key in client.scan_iter("restart:*"):
+            client.delete(key)
+
+
 # -- a bounded conversation, masked once ------------------------------------------------------------
 
 

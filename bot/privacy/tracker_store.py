@@ -36,7 +36,7 @@ import asyncio
 import json
 import logging
 import time
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Text, Tuple
+from typing import Any, Awaitable, Callable, Dict, Iterable, List, Mapping, Optional, Sequence, Text, Tuple
 
 import redis
 from cachetools import LRUCache
@@ -47,9 +47,11 @@ from rasa.shared.core.domain import Domain
 from bot.privacy import install_log_masking, mask_data
 
 log = logging.getLogger(__name__)
-# How long a save waits for Redis to come back (a restart takes a second or two). Rasa's
-# REST channel still sends the replies its actions produced when the save fails, so a
-# failed save is an answered turn missing from the stored conversation: worth waiting for.
+# How long a save or a retrieve waits for Redis to come back (a restart takes a second or two).
+# Rasa's REST channel still sends the replies its actions produced when the save fails, so a
+# failed save is an answered turn missing from the stored conversation: worth waiting for. A
+# failed retrieve is worse: Rasa goes on with an empty conversation (its fail-safe store) and
+# the save after it would replace the resident's whole stored check with that one turn.
 SAVE_RETRY_S = 10.0
 _REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)
 # The resident's latest turns a stored conversation keeps (a self-check takes 2–5).
@@ -163,26 +165,33 @@ class MaskingTrackerStore(TrackerStore):
             done = known[0]
         return events[:done] + [mask_data(event) for event in events[done:]], len(events) - done
 
-    async def _write(self, sender_id: str, serialised: str) -> None:
-        """Store one conversation; wait up to SAVE_RETRY_S for a Redis that is restarting."""
+    async def _while_redis_restarts(self, what: str, call: Callable[[], Awaitable[Any]]) -> Any:
+        """`call()`, again (0.1 s, doubling to 1 s) while Redis is unreachable, for SAVE_RETRY_S."""
         deadline = time.monotonic() + SAVE_RETRY_S
         delay = 0.1
         while True:
             try:
-                if isinstance(self._inner, RedisTrackerStore):
-                    # Not RedisTrackerStore.save: it reads the stored conversation back and
-                    # merges it event by event (quadratic), to keep sessions a retrieve left
-                    # out; a bounded conversation keeps only its latest turns anyway.
-                    self._inner.red.set(self._inner.key_prefix + sender_id, serialised, ex=self._inner.record_exp)
-                else:
-                    self._inner.store[sender_id] = serialised
-                return
+                return await call()
             except _REDIS_DOWN as err:
                 if time.monotonic() + delay > deadline:
                     raise
-                log.warning("tracker store unreachable (%s); saving again in %.1f s", err.__class__.__name__, delay)
+                log.warning("tracker store unreachable (%s); %s again in %.1f s", err.__class__.__name__, what, delay)
                 await asyncio.sleep(delay)
                 delay = min(1.0, delay * 2)
+
+    async def _write(self, sender_id: str, serialised: str) -> None:
+        """Store one conversation, waiting for a Redis that is restarting."""
+
+        async def write() -> None:
+            if isinstance(self._inner, RedisTrackerStore):
+                # Not RedisTrackerStore.save: it reads the stored conversation back and
+                # merges it event by event (quadratic), to keep sessions a retrieve left
+                # out; a bounded conversation keeps only its latest turns anyway.
+                self._inner.red.set(self._inner.key_prefix + sender_id, serialised, ex=self._inner.record_exp)
+            else:
+                self._inner.store[sender_id] = serialised
+
+        await self._while_redis_restarts("saving", write)
 
     async def save(self, tracker) -> None:
         started = time.perf_counter()
@@ -202,7 +211,7 @@ class MaskingTrackerStore(TrackerStore):
 
     async def retrieve(self, sender_id: Text):
         started = time.perf_counter()
-        tracker = await self._inner.retrieve(sender_id)
+        tracker = await self._while_redis_restarts("reading", lambda: self._inner.retrieve(sender_id))
         if tracker is not None and tracker.events:
             last = tracker.events[-1]
             self._masked[sender_id] = (len(tracker.events), (last.type_name, last.timestamp))
