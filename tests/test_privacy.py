@@ -190,57 +190,60 @@ def test_events_streamed_to_an_event_broker_are_masked(tmp_path):
     assert_no_raw(json.dumps(published, ensure_ascii=False))
 
 
-def test_redis_tracker_store_persists_masked(tmp_path):
+@pytest.fixture
+def redis15():
+    """db 15 of the local Redis (skipped when none answers), as (client, prefixes): the keys
+    under every prefix a test adds to `prefixes` are deleted after it."""
     redis = pytest.importorskip("redis")
     client = redis.Redis(host="127.0.0.1", port=6379, db=15, decode_responses=True, socket_timeout=2)
     try:
         client.ping()
     except redis.exceptions.ConnectionError:
         pytest.skip("Redis is not reachable at 127.0.0.1:6379")
-    try:
-        store = _store_from_endpoints(tmp_path, "  url: 127.0.0.1\n  port: 6379\n  db: 15\n  key_prefix: test\n")
-        _conversation(store, "resident-3")
-        _conversation(store, "resident-3")  # second save merges with what is stored
-        keys = list(client.scan_iter("test:*"))
-        assert keys == ["test:tracker:resident-3"]
-        raw = client.get(keys[0])
-        assert "138****5678" in raw
-        assert_no_raw(raw)
-    finally:
-        for key in client.scan_iter("test:*"):
+    prefixes: list = []
+    yield client, prefixes
+    for prefix in prefixes:
+        for key in client.scan_iter(f"{prefix}:*"):
             client.delete(key)
 
 
-def test_a_read_while_redis_restarts_waits_for_it_instead_of_starting_the_conversation_over(tmp_path, caplog):
+def test_redis_tracker_store_persists_masked(tmp_path, redis15):
+    client, prefixes = redis15
+    prefixes.append("test")
+    store = _store_from_endpoints(tmp_path, "  url: 127.0.0.1\n  port: 6379\n  db: 15\n  key_prefix: test\n")
+    _conversation(store, "resident-3")
+    _conversation(store, "resident-3")  # second save merges with what is stored
+    keys = list(client.scan_iter("test:*"))
+    assert keys == ["test:tracker:resident-3"]
+    raw = client.get(keys[0])
+    assert "138****5678" in raw
+    assert_no_raw(raw)
+
+
+def test_a_read_while_redis_restarts_waits_for_it_instead_of_starting_the_conversation_over(tmp_path, caplog, redis15):
     """Rasa's fail-safe store answers an unreadable conversation with an empty one, and its save
     would then replace the resident's stored check: the masking store waits for Redis instead."""
-    redis = pytest.importorskip("redis")
-    client = redis.Redis(host="127.0.0.1", port=6379, db=15, decode_responses=True, socket_timeout=2)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError:
-        pytest.skip("Redis is not reachable at 127.0.0.1:6379")
-    try:
-        store = _store_from_endpoints(tmp_path, "  url: 127.0.0.1\n  port: 6379\n  db: 15\n  key_prefix: restart\n")
-        _conversation(store, "resident-5")
-        real_get, failures = store.inner.red.get, []
+    import redis
 
-        def get_while_restarting(key):
-            if len(failures) < 3:  # the first three reads find Redis restarting
-                failures.append(key)
-                raise redis.exceptions.ConnectionError("Connection closed by server.")
-            return real_get(key)
+    _client, prefixes = redis15
+    prefixes.append("restart")
+    store = _store_from_endpoints(tmp_path, "  url: 127.0.0.1\n  port: 6379\n  db: 15\n  key_prefix: restart\n")
+    _conversation(store, "resident-5")
+    real_get, failures = store.inner.red.get, []
 
-        store.inner.red.get = get_while_restarting
-        with caplog.at_level(logging.WARNING, logger="bot.privacy.tracker_store"):
-            tracker = asyncio.run(store.retrieve("resident-5"))
-        assert len(failures) == 3
-        user_turns = [e.text for e in tracker.events if e.type_name == "user"] if tracker else []
-        assert len(user_turns) == 1 and "138****5678" in user_turns[0]  # the stored (masked) check
-        assert "tracker store unreachable (ConnectionError); reading again" in caplog.text
-    finally:
-        for key in client.scan_iter("restart:*"):
-            client.delete(key)
+    def get_while_restarting(key):
+        if len(failures) < 3:  # the first three reads find Redis restarting
+            failures.append(key)
+            raise redis.exceptions.ConnectionError("Connection closed by server.")
+        return real_get(key)
+
+    store.inner.red.get = get_while_restarting
+    with caplog.at_level(logging.WARNING, logger="bot.privacy.tracker_store"):
+        tracker = asyncio.run(store.retrieve("resident-5"))
+    assert len(failures) == 3
+    user_turns = [e.text for e in tracker.events if e.type_name == "user"] if tracker else []
+    assert len(user_turns) == 1 and "138****5678" in user_turns[0]  # the stored (masked) check
+    assert "tracker store unreachable (ConnectionError); reading again" in caplog.text
 
 
 # -- a bounded conversation, masked once ------------------------------------------------------------
@@ -332,25 +335,17 @@ def test_only_the_events_a_turn_added_are_masked(monkeypatch):
     assert_no_raw(store.inner.store["resident-count"])
 
 
-def test_redis_tracker_store_keeps_a_long_conversation_bounded(tmp_path):
-    redis = pytest.importorskip("redis")
-    client = redis.Redis(host="127.0.0.1", port=6379, db=15, decode_responses=True, socket_timeout=2)
-    try:
-        client.ping()
-    except redis.exceptions.ConnectionError:
-        pytest.skip("Redis is not reachable at 127.0.0.1:6379")
+def test_redis_tracker_store_keeps_a_long_conversation_bounded(tmp_path, redis15):
     from bot.privacy.tracker_store import MaskingTrackerStore
 
-    try:
-        store = MaskingTrackerStore(_domain_with_slots(), host="127.0.0.1", port=6379, db=15,
-                                    key_prefix="testlong", kept_turns=4)
-        _long_conversation(store, "resident-4", 12)
-        raw = client.get("testlong:tracker:resident-4")
-        assert_no_raw(raw)
-        stored = asyncio.run(store.retrieve("resident-4"))
-        assert [e.text.split("：")[0] for e in stored.events if e.type_name == "user"] == \
-            [f"第{n}次" for n in range(9, 13)]
-        assert stored.get_slot("turns") == 12
-    finally:
-        for key in client.scan_iter("testlong:*"):
-            client.delete(key)
+    client, prefixes = redis15
+    prefixes.append("testlong")
+    store = MaskingTrackerStore(_domain_with_slots(), host="127.0.0.1", port=6379, db=15,
+                                key_prefix="testlong", kept_turns=4)
+    _long_conversation(store, "resident-4", 12)
+    raw = client.get("testlong:tracker:resident-4")
+    assert_no_raw(raw)
+    stored = asyncio.run(store.retrieve("resident-4"))
+    assert [e.text.split("：")[0] for e in stored.events if e.type_name == "user"] == \
+        [f"第{n}次" for n in range(9, 13)]
+    assert stored.get_slot("turns") == 12
