@@ -97,7 +97,9 @@ run: $(MODEL) $(STAGE_MODEL) $(GATEWAY_VENV)/.installed
 
 # pytest in both environments; tests/conftest.py says which runs which file.
 test-unit: $(BUILD_STAMP) $(STAGE_MODEL) $(GATEWAY_VENV)/.installed
+	@echo "== pytest in Rasa's environment ($$($(PY) -V))"
 	$(PY) -m pytest -q tests
+	@echo "== pytest in the gateway's environment ($$($(GW_PY) -V))"
 	$(GW_PY) -m pytest -q tests
 
 test-stories: $(MODEL)
@@ -111,10 +113,7 @@ lint: $(VENV)/.installed
 test: $(MODEL) $(STAGE_MODEL) $(GATEWAY_VENV)/.installed
 	$(MAKE) --no-print-directory lint
 	$(RASA) data validate --fail-on-warnings
-	@echo "== pytest in Rasa's environment ($$($(PY) -V))"
-	$(PY) -m pytest -q tests
-	@echo "== pytest in the gateway's environment ($$($(GW_PY) -V))"
-	$(GW_PY) -m pytest -q tests
+	$(MAKE) --no-print-directory test-unit
 	@if ls tests/stories/*.yml >/dev/null 2>&1; then $(MAKE) --no-print-directory test-stories; fi
 
 eval: $(MODEL) $(STAGE_MODEL)

@@ -31,10 +31,6 @@ def _local_file(url: str) -> Optional[Tuple[bytes, str]]:
     return None
 
 
-def _refuse(url: str) -> ValueError:
-    return ValueError(f"PDF rendering refuses to fetch {url!r}")
-
-
 def _url_fetcher() -> Any:
     """Only our own static files and data: URLs — a PDF render must never reach the network."""
     from weasyprint import urls
@@ -46,7 +42,7 @@ def _url_fetcher() -> Any:
                 return urls.URLFetcherResponse(url, body=found[0], headers={"Content-Type": found[1]})
             if url.startswith("data:"):
                 return super().fetch(url, headers)
-            raise _refuse(url)
+            raise ValueError(f"PDF rendering refuses to fetch {url!r}")
 
     return LocalFetcher()
 

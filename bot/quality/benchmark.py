@@ -581,13 +581,6 @@ def timed_endpoints(source: Path, target: Path, timing_log: Path) -> bool:
     return not (endpoints.get("action_endpoint") or {}).get("enable_selective_domain", False)
 
 
-def gateway_runtime(python: str) -> Dict[str, str]:
-    """The Python and aiohttp the measured gateway ran on (issue 17: two runtimes)."""
-    probe = "import platform, aiohttp; print(platform.python_version(), aiohttp.__version__)"
-    out = subprocess.run([python, "-c", probe], capture_output=True, text=True, timeout=60).stdout.split()
-    return {"python": out[0], "aiohttp": out[1]} if len(out) == 2 else {}
-
-
 def run(args: argparse.Namespace, state_dir: Path) -> int:
     credentials = new_credentials()
     save_operator(state_dir / "operators.yml", credentials.username, credentials.password, "压测账号")
@@ -639,7 +632,7 @@ def run(args: argparse.Namespace, state_dir: Path) -> int:
                 report.update(asyncio.run(measure_image(base, args.image_rounds, processes["gateway"].pid)))
         report["memory_rss_mb"] = {name: rss_mb(p.pid) for name, p in processes.items()}
         report["machine"] = {"cpus": os.cpu_count()}
-        report["gateway_runtime"] = gateway_runtime(stack.commands(settings)["gateway"][0])
+        report["gateway_runtime"] = stack.gateway_runtime(settings)  # issue 17: the gateway's own runtime
     except (RuntimeError, aiohttp.ClientError, asyncio.TimeoutError) as err:
         print(f"benchmark failed: {err!r}", file=sys.stderr)
         return 1

@@ -107,12 +107,10 @@ def compare(pinned: str, newest: str) -> str:
     return "current" if pinned == newest else "behind"
 
 
-def check(env: Environment, newest: Optional[Dict[str, str]] = None, workers: int = 8) -> List[Row]:
+def check(env: Environment, workers: int = 8) -> List[Row]:
     pins = direct_pins(env.requirements)
-    if newest is None:
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            found = pool.map(lambda p: newest_release(env.python, p), pins)
-            newest = dict(zip(pins, found))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        newest = dict(zip(pins, pool.map(lambda p: newest_release(env.python, p), pins)))
     held = held_back(env.python, env.constrained_by) if env.constrained_by else {}
     rows = []
     for package, version in sorted(pins.items(), key=lambda kv: kv[0].lower()):

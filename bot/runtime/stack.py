@@ -84,6 +84,14 @@ def missing_runtimes(settings: Settings) -> List[str]:
     return [f"{what} is missing ({path})" for what, path in wanted.items() if not path.exists()]
 
 
+def gateway_runtime(settings: Settings) -> Dict[str, str]:
+    """The Python and aiohttp versions of the interpreter the stack starts the gateway with."""
+    probe = "import platform, aiohttp; print(platform.python_version(), aiohttp.__version__)"
+    out = subprocess.run([str(settings.gateway_python), "-c", probe], capture_output=True, text=True, timeout=60)
+    versions = out.stdout.split()
+    return {"python": versions[0], "aiohttp": versions[1]} if out.returncode == 0 and len(versions) == 2 else {}
+
+
 def prod_redis_url(settings: Settings) -> str:
     return settings.redis_url or settings.prod_redis_url
 
