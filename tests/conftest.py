@@ -18,8 +18,8 @@ FIXTURES = Path(__file__).parent / "fixtures"
 RASA_ONLY = frozenset({
     "test_action_validation", "test_actions", "test_actions_alerts", "test_actions_outreach",
     "test_actions_replay", "test_chat_e2e", "test_classifier_threshold", "test_description_intent",
-    "test_dev_set", "test_indicators", "test_intent_sampler", "test_kb_reload", "test_privacy",
-    "test_training_data",
+    "test_dev_set", "test_indicators", "test_intent_sampler", "test_kb_reload", "test_payloads",
+    "test_privacy", "test_training_data",
 })
 # bot.kb's own tests: the core must load the KB and judge alike under both Pythons.
 BOTH = frozenset({"test_kb_loader", "test_kb_data", "test_verdict", "test_properties", "test_stage", "test_structure"})

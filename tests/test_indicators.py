@@ -315,3 +315,24 @@ def test_meeting_app_needs_the_text_for_context_remote_control_app_does_not(kb):
     assert "ind_screen_sharing_app" not in flags("客服让我下载钉钉", kb)  # no text given: no context
     assert "ind_screen_sharing_app" in flags("客服让我下载钉钉", kb, context="客服让我下载钉钉")
     assert "ind_screen_sharing_app" in flags("他让我装个向日葵", kb)
+
+
+def test_the_extractor_reads_a_text_once_and_gives_the_same_indicators_again():
+    calls = []
+    pipeline = get_extractor().nlp
+
+    def counting(text):
+        calls.append(text)
+        return pipeline(text)
+
+    extractor = spacy_pipeline.SpacyExtractor(pipeline, remembered=2)
+    extractor.nlp = counting
+    text = "对方让我加V信 wx12345，打 13812345678，登录 https://abc-kefu.top 办理"
+    first = extractor(text)
+    assert {i.kind for i in first} >= {"phone", "url"}
+    first.clear()  # the caller's list is its own
+    again = extractor(text)
+    assert again == get_extractor()(text) and len(calls) == 1
+    extractor("别的话一"), extractor("别的话二")  # the oldest falls out
+    extractor(text)
+    assert len(calls) == 4

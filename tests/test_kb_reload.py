@@ -54,7 +54,7 @@ def break_warrant_weight(kb_dir: Path) -> None:
 @pytest.fixture
 async def action_server(aiohttp_server, kb_dir, monkeypatch):
     """The action server's webhook with rasa-sdk's executor; its KB follows `kb_dir`."""
-    monkeypatch.setattr(context, "_live_kb", LiveKb(kb_dir))
+    monkeypatch.setattr(context, "_live_kb", LiveKb(kb_dir, check_every_s=0))
     executor = ActionExecutor()
     executor.register_action(ActionKbStatus)
 
@@ -97,7 +97,7 @@ def test_the_version_is_a_hash_of_the_files_and_changes_with_an_edit(kb_dir):
 
 
 def test_refresh_follows_an_edit_and_keeps_the_running_kb_when_the_files_are_broken(kb_dir):
-    live = LiveKb(kb_dir)
+    live = LiveKb(kb_dir, check_every_s=0)
     first = live.refresh()
     assert live.refresh() is first  # nothing changed: the same object, no reading
     add_warrant_pattern(kb_dir)
@@ -106,6 +106,23 @@ def test_refresh_follows_an_edit_and_keeps_the_running_kb_when_the_files_are_bro
     assert "紫色协查函" in edited.kb.red_flags["pi_warrant"][1].patterns
     break_warrant_weight(kb_dir)
     assert live.refresh() is edited
+
+
+def test_refresh_looks_at_the_files_once_per_interval_and_serves_an_edit_after_it(kb_dir, monkeypatch):
+    clock = [1000.0]
+    monkeypatch.setattr("bot.kb.live.time.monotonic", lambda: clock[0])
+    live = LiveKb(kb_dir, check_every_s=1.0)
+    first = live.refresh()
+    add_warrant_pattern(kb_dir)
+    clock[0] += 0.5
+    looked = []
+    monkeypatch.setattr("bot.kb.live.kb_signature", lambda d: looked.append(d) or ())
+    assert live.refresh() is first and looked == []  # within the interval: no stat at all
+    monkeypatch.undo()
+    monkeypatch.setattr("bot.kb.live.time.monotonic", lambda: clock[0])
+    clock[0] += 0.6
+    edited = live.refresh()
+    assert "紫色协查函" in edited.kb.red_flags["pi_warrant"][1].patterns
 
 
 def test_reload_of_a_broken_kb_raises_the_loaders_error_and_keeps_the_snapshot(kb_dir):

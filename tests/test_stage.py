@@ -211,3 +211,19 @@ def test_a_clause_saying_only_it_was_done_and_a_sum_taken_are_paid_signals():
     assert "R:paid" in stage_features("点了链接，卡里少了三千", RULES)
     assert "R:paid" not in stage_features("中介说要先交五百押金", RULES)
     assert "R:paid:neg" in stage_features("我没交了", RULES) or "R:paid" not in stage_features("我没交了", RULES)
+
+
+def test_a_text_is_judged_once_per_rules_and_model(stage_model, monkeypatch):
+    calls = []
+    real = StageModel.probabilities
+
+    def counting(self, features):
+        calls.append(1)
+        return real(self, features)
+
+    monkeypatch.setattr(StageModel, "probabilities", counting)
+    text = "上周三我妈按那人说的转了四千二过去"
+    first = assess_stage(text, RULES, stage_model)
+    assert assess_stage(text, RULES, stage_model) == first and len(calls) == 1
+    reloaded = load_stage_rules(ROOT / "data" / "kb" / "stages.yml")  # a KB reload: new rules
+    assert assess_stage(text, reloaded, stage_model) == first and len(calls) == 2

@@ -26,11 +26,14 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+
+from cachetools import LRUCache
 
 from bot.kb.models import ID_PATTERN, valid_regexes
 from bot.kb.pydantic_v1 import Field, validator
@@ -307,13 +310,32 @@ def rule_stage(text: str, rules: StageRules) -> str:
     return DEFAULT_STAGE
 
 
+# Stages of the latest texts: a self-check judges each of its turns again on every answer
+# (a tenth of the action server's CPU under `make load`). Keyed by the text and the rules
+# and model objects, which the entry holds, so a KB or model reload is never served stale.
+REMEMBERED_STAGES = 4096
+_recent: LRUCache = LRUCache(maxsize=REMEMBERED_STAGES)
+_recent_lock = threading.Lock()
+
+
 def assess_stage(text: str, rules: StageRules, model: Optional[StageModel] = None) -> StageResult:
     """The stage of one message or description."""
     if not (text or "").strip():
         return StageResult(DEFAULT_STAGE, 1.0, {})
+    key = (text, id(rules), id(model))
+    with _recent_lock:
+        known = _recent.get(key)
+    if known is not None and known[0] is rules and known[1] is model:
+        return known[2]
+    result = _judge_stage(text, rules, model)
+    with _recent_lock:
+        _recent[key] = (rules, model, result)
+    return result
+
+
+def _judge_stage(text: str, rules: StageRules, model: Optional[StageModel]) -> StageResult:
     if model is None:
-        stage = rule_stage(text, rules)
-        return StageResult(stage, 0.5, {})
+        return StageResult(rule_stage(text, rules), 0.5, {})
     probabilities = model.probabilities(stage_features(text, rules))
     stage = model.decide(probabilities)
     return StageResult(stage, probabilities[stage], probabilities)

@@ -19,6 +19,7 @@ from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
 from bot.kb.classifier import ScamTextClassifier
+from bot.nlu.payloads import is_intent_payload
 
 log = logging.getLogger(__name__)
 SITUATION_INTENT = "describe_situation"
@@ -104,7 +105,11 @@ class ScamTypeClassifier(GraphComponent):
     def process(self, messages: List[Message]) -> List[Message]:
         if self._classifier is None:
             return messages
-        texts = [m.get(TEXT) or "" for m in messages]
-        for message, ranking in zip(messages, self._classifier.rank_many(texts)):
+        # A button's payload ("/affirm") says nothing about the scam (bot.nlu.payloads).
+        typed = [m for m in messages if not is_intent_payload(m.get(TEXT))]
+        if not typed:
+            return messages
+        texts = [m.get(TEXT) or "" for m in typed]
+        for message, ranking in zip(typed, self._classifier.rank_many(texts)):
             message.set(RANKING_KEY, ranking, add_to_output=True)
         return messages

@@ -25,7 +25,15 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
-from bot.quality.prodstack import ProdStack, forget, machine_snapshot, prod_environment, run_tag
+from bot.quality.prodstack import (
+    ProdStack,
+    forget,
+    machine_snapshot,
+    process_usage,
+    prod_environment,
+    run_tag,
+    usage_per_turn,
+)
 from bot.settings import ROOT
 
 LOCUSTFILE = ROOT / "tests" / "load" / "locustfile.py"
@@ -127,13 +135,18 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 report["replicas"] = prod.replica_urls
             runs = []
             for i in range(args.runs):
+                usage_before = process_usage(prod.pids) if prod else {}
                 r = run_locust(locust, base_url, args.users, args.duration, pause=True, out=tmp / f"run-{i}.json",
                                spawn_rate=args.spawn_rate)
                 r["machine"] = machine_snapshot(list(prod.pids.values()) if prod else None)
+                if prod:
+                    r["processes"] = usage_per_turn(usage_before, process_usage(prod.pids), r["turns"])
                 runs.append(r)
                 print(f"load: run {i + 1}/{args.runs}: {args.users} residents, {r['turns_per_s']} turns/s, "
                       f"p95 {r['latency_ms']['all']['p95']} ms, {r['turns'] - r['turns_replied']} turns without reply",
                       flush=True)
+                for name, used in r.get("processes", {}).items():
+                    print(f"load:   {name}: {used['cpu_ms_per_turn']} ms CPU a turn, {used['rss_mb']} MB", flush=True)
                 time.sleep(2)
             median = median_of(runs)
             report.update({

@@ -157,6 +157,38 @@ def get_json(url: str, timeout_s: float = 5.0) -> Optional[dict]:
         return None
 
 
+def process_usage(pids: Mapping[str, int]) -> Dict[str, Dict[str, float]]:
+    """CPU seconds (user + system, the process and its waited-for children) and resident
+    memory of each of the stack's processes, by name; a process gone is left out."""
+    tick = os.sysconf("SC_CLK_TCK")
+    page_mb = os.sysconf("SC_PAGE_SIZE") / 2**20
+    usage: Dict[str, Dict[str, float]] = {}
+    for name, pid in pids.items():
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            rss_pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        # Fields 14-17 of /proc/PID/stat (utime, stime, cutime, cstime); index 11 after the name.
+        cpu_ticks = sum(int(v) for v in stat[11:15])
+        usage[name] = {"cpu_s": round(cpu_ticks / tick, 2), "rss_mb": round(rss_pages * page_mb, 1)}
+    return usage
+
+
+def usage_per_turn(before: Mapping[str, Mapping[str, float]], after: Mapping[str, Mapping[str, float]],
+                   turns: int) -> Dict[str, Dict[str, float]]:
+    """Each process's CPU milliseconds per turn between two `process_usage` readings, and its
+    memory at the end (what grows from run to run shows what accumulates)."""
+    out: Dict[str, Dict[str, float]] = {}
+    for name, end in after.items():
+        start = before.get(name)
+        if start is None or turns <= 0:
+            continue
+        out[name] = {"cpu_ms_per_turn": round((end["cpu_s"] - start["cpu_s"]) * 1000 / turns, 2),
+                     "rss_mb": end["rss_mb"]}
+    return out
+
+
 def machine_snapshot(own_pids: Optional[List[int]] = None) -> Dict[str, object]:
     """Load average and the other Rasa / Python servers running on this (shared) machine."""
     own = set(own_pids or [])

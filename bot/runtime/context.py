@@ -11,8 +11,8 @@
 - `alert_store()`: the community alerts' store the settings name (REDIS_URL, else
   ALERTS_DB), opened on the first await in the process's event loop (the action server's).
 - `live_kb()`: the KB of settings `KB_DIR` as a `LiveKb`; `current_kb()` is its snapshot's
-  KB after a `refresh()` (one stat per KB file), so the action server serves a KB edit
-  on the first action run after it (`make reload` reloads the gateway; every action
+  KB after a `refresh()` (one stat per KB file, once a second at most), so the action
+  server serves a KB edit within a second (`make reload` reloads the gateway; every action
   server follows the files by itself, however many there are).
 
 Both are made on first use and kept for the process; `reset_blocklist()` forgets the

@@ -30,10 +30,12 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from pathlib import Path
 from typing import Any, List, Optional, Sequence, cast
 
 import spacy
+from cachetools import LRUCache
 from spacy.language import Language
 from spacy.tokens import Doc, Token
 from spacy.util import get_words_and_spaces
@@ -217,15 +219,32 @@ def load(path: Path | str) -> Language:
     return spacy.load(path)
 
 
-class SpacyExtractor:
-    """The verdict engine's extractor (`Extractor`) over a loaded pipeline."""
+# Texts whose indicators an extractor remembers: a self-check re-assesses its whole
+# description on every answer, and the pipeline was a third of the action server's CPU.
+REMEMBERED_TEXTS = 2048
 
-    def __init__(self, nlp: Language) -> None:
+
+class SpacyExtractor:
+    """The verdict engine's extractor (`Extractor`) over a loaded pipeline; the result for
+    a text is a function of the text alone, so the latest texts' are kept."""
+
+    def __init__(self, nlp: Language, remembered: int = REMEMBERED_TEXTS) -> None:
         self.nlp = nlp
+        self._seen: LRUCache = LRUCache(maxsize=remembered)
+        self._seen_lock = threading.Lock()  # the gateway may call it from worker threads
 
     def __call__(self, text: str) -> List[Indicator]:
         if not text or not text.strip():
             return []
+        with self._seen_lock:
+            found = self._seen.get(text)
+        if found is None:
+            found = tuple(self._extract(text))
+            with self._seen_lock:
+                self._seen[text] = found
+        return list(found)
+
+    def _extract(self, text: str) -> List[Indicator]:
         norm = normalize(text)
         return [
             Indicator(ent.label_, written(text, norm, ent.start_char, ent.end_char), ent.start_char, ent.end_char)
